@@ -1,0 +1,405 @@
+"""The driver: Hamilton's ``Builder``/``Driver`` API over graph -> plan -> execute.
+
+Example:
+    >>> import polars as pl
+    >>> from hamilton_fast import ad_hoc_utils, driver
+    >>> def doubled(x: pl.Series) -> pl.Series:
+    ...     return x * 2
+    >>> module = ad_hoc_utils.create_temporary_module(doubled)
+    >>> dr = driver.Builder().with_modules(module).build()
+    >>> dr.execute(["doubled"], inputs={"x": pl.Series([1, 2])})["doubled"].to_list()
+    [2, 4]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from hamilton_fast.errors import GraphError, InputError, format_problems
+from hamilton_fast.execute import ResultKind, collect_outputs, shape_result
+from hamilton_fast.graph import Graph, NodeRole, build_graph, describe_type
+from hamilton_fast.planner.compile import Compiled, TraceMemo, compile_request
+
+__all__ = ["ENGINES", "Builder", "Driver", "Variable"]
+
+ENGINES = ("in-memory", "streaming", "gpu", "auto")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A node as ``list_available_variables`` reports it (Hamilton's fields)."""
+
+    name: str
+    type: Any
+    tags: Mapping[str, Any]
+    is_external_input: bool
+    originating_functions: tuple[Callable[..., Any], ...] | None
+    documentation: str = ""
+    kind: str = ""
+
+
+def _result_kind(adapter: Any) -> ResultKind:
+    kind = getattr(adapter, "result_kind", None)
+    if kind is None:
+        builder = getattr(adapter, "result_builder", None)
+        kind = getattr(builder, "result_kind", None)
+    if kind not in ("polars", "dict", "lazy", "pandas"):
+        raise GraphError(
+            f"adapter {type(adapter).__name__} is not supported by hamilton_fast.\n"
+            "Hint: use base.SimplePythonGraphAdapter with base.DictResult(), "
+            "base.PandasDataFrameResult(), h_polars.PolarsDataFrameResult() or "
+            "h_polars_lazyframe.PolarsLazyFrameResult()."
+        )
+    return typing.cast("ResultKind", kind)
+
+
+def _check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise GraphError(
+            f"unknown engine {engine!r}.\nHint: choose one of {', '.join(ENGINES)}."
+        )
+    if engine == "gpu" and importlib.util.find_spec("cudf_polars") is None:
+        raise GraphError(
+            "engine 'gpu' needs the `cudf_polars` package, which is not installed.\n"
+            "Hint: `pip install 'polars[gpu]'` on a machine with an NVIDIA GPU, or use "
+            "engine='in-memory'."
+        )
+    return engine
+
+
+def _value_matches(annotation: Any, value: Any) -> bool:
+    """Runtime check of an input value against the annotation of a parameter it feeds."""
+    if annotation is Any or isinstance(annotation, typing.TypeVar):
+        return True
+    if annotation in (pl.Series, pl.Expr):
+        return isinstance(value, pl.Series)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_value_matches(a, value) for a in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    if origin is not None:
+        return isinstance(origin, type) and isinstance(value, origin)
+    if isinstance(annotation, type):
+        if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+            return False  # Hamilton is strict here too
+        return isinstance(value, annotation)
+    return True
+
+
+class Driver:
+    """Runs requested nodes of a dataflow as one optimized Polars query.
+
+    ``Driver(config, *modules, adapter=None)`` is Hamilton's legacy constructor; prefer
+    :class:`Builder`. The default result is a ``pl.DataFrame``.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None,
+        *modules: types.ModuleType,
+        adapter: Any = None,
+        allow_module_overrides: bool = False,
+        engine: str = "in-memory",
+    ) -> None:
+        self.config: dict[str, Any] = dict(config or {})
+        self.modules = tuple(modules)
+        self.engine = _check_engine(engine)
+        self.result_kind: ResultKind = "polars" if adapter is None else _result_kind(adapter)
+        self.graph: Graph = build_graph(
+            self.modules, self.config, allow_module_overrides=allow_module_overrides
+        )
+        self._memo: TraceMemo = {}
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _final_names(self, final_vars: Sequence[str | Callable[..., Any] | Variable]) -> list[str]:
+        if isinstance(final_vars, str):
+            raise GraphError(
+                f"final_vars must be a list of names, got the string {final_vars!r}.\n"
+                f'Hint: dr.execute(["{final_vars}"]).'
+            )
+        names: list[str] = []
+        for item in final_vars:
+            if isinstance(item, str):
+                names.append(item)
+            elif isinstance(item, Variable):
+                names.append(item.name)
+            elif callable(item):
+                origin = [
+                    n.name
+                    for n in self.graph.nodes.values()
+                    if n.origin is item and n.role is NodeRole.FUNCTION
+                ]
+                if not origin:
+                    raise self.graph.unknown(getattr(item, "__name__", repr(item)))
+                names.extend(origin)
+            else:
+                raise GraphError(
+                    f"final_vars contains {item!r}, which is not a node name or a function.\n"
+                    "Hint: pass node names as strings."
+                )
+        unknown = [n for n in names if n not in self.graph.nodes]
+        if len(unknown) == 1:
+            raise self.graph.unknown(unknown[0])
+        if unknown:
+            raise GraphError(format_problems([str(self.graph.unknown(n)) for n in unknown]))
+        return names
+
+    def _check_request(
+        self, names: Sequence[str], inputs: Mapping[str, Any], overrides: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Validate overrides and inputs for a request; return the values for inputs/config."""
+        graph = self.graph
+        unknown = [o for o in overrides if o not in graph.nodes]
+        if unknown:
+            raise graph.unknown(unknown[0], what="node that can be overridden")
+        values = {**self.config, **inputs}
+        needed = graph.upstream(names, stop_at=overrides)
+        problems: list[str] = []
+        for name in graph.sorted(needed):
+            node = graph.nodes[name]
+            if node.role not in (NodeRole.INPUT, NodeRole.CONFIG) or name in overrides:
+                continue
+            consumers = [
+                graph.nodes[c]
+                for c in graph.consumers[name]
+                if c in needed and c not in overrides
+            ]
+            if name not in values:
+                required_by = [
+                    c
+                    for c in consumers
+                    if not any(d.name == name and d.has_default for d in c.dependencies)
+                ]
+                if required_by or name in names:
+                    lines = "\n".join(f"  required by: {c.describe()}" for c in required_by)
+                    problems.append(
+                        f"InputError: `{name}` is needed, but no function or input provides it."
+                        f"\n{lines}\n"
+                        f"Hint: pass `{name}` in inputs= (or config), or add a function "
+                        f"`def {name}(...) -> {describe_type(node.annotation)}`."
+                    )
+                continue
+            value = values[name]
+            for consumer in consumers:
+                dep = next(d for d in consumer.dependencies if d.name == name)
+                if not _value_matches(dep.annotation, value):
+                    problems.append(
+                        f"InputError: input `{name}` should be {describe_type(dep.annotation)}, "
+                        f"but got {type(value).__name__} ({_short_repr(value)}).\n"
+                        f"  required by: {consumer.describe()}\n"
+                        f"Hint: pass a {describe_type(dep.annotation)} for `{name}`, or change "
+                        "the parameter's annotation."
+                    )
+                    break
+        if problems:
+            raise InputError(format_problems(problems))
+        return values
+
+    def _compile(
+        self,
+        final_vars: Sequence[str | Callable[..., Any] | Variable],
+        inputs: Mapping[str, Any] | None,
+        overrides: Mapping[str, Any] | None,
+    ) -> Compiled:
+        names = self._final_names(final_vars)
+        overrides = dict(overrides or {})
+        values = self._check_request(names, dict(inputs or {}), overrides)
+        return compile_request(self.graph, names, values, overrides, self._memo, self.engine)
+
+    def execute(
+        self,
+        final_vars: Sequence[str | Callable[..., Any] | Variable],
+        overrides: Mapping[str, Any] | None = None,
+        display_graph: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Compute ``final_vars`` and return them in the driver's result shape.
+
+        Overrides replace a node's value and cut off everything upstream of it.
+        """
+        del display_graph  # Hamilton's legacy flag; use visualize_execution instead
+        compiled = self._compile(final_vars, inputs, overrides)
+        frames = collect_outputs(compiled, self.graph, self.engine)
+        return shape_result(compiled, frames, self.result_kind)
+
+    def explain(
+        self,
+        final_vars: Sequence[str | Callable[..., Any] | Variable],
+        inputs: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> str:
+        """The optimized Polars plan ``execute`` would run, and which nodes run outside it.
+
+        Opaque nodes before the final query are executed to build it (they are stage breaks).
+        """
+        compiled = self._compile(final_vars, inputs, overrides)
+        lines = [
+            f"hamilton_fast plan for {', '.join(compiled.outputs)}",
+            f"engine: {self.engine}; {len(compiled.queries)} final "
+            f"quer{'y' if len(compiled.queries) == 1 else 'ies'}; "
+            f"{compiled.stage_breaks} stage break(s) before it",
+            "",
+        ]
+        for number, (gid, query) in enumerate(compiled.queries.items(), start=1):
+            outs = [n for n, g in compiled.output_group.items() if g == gid]
+            lines.append(f"Query {number} (outputs: {', '.join(outs)}):")
+            lines.append(query.explain(engine=self.engine))  # type: ignore[arg-type]
+            lines.append("")
+        lines.append("Nodes:")
+        width = max((len(r.name) for r in compiled.reports), default=4)
+        lines.extend(f"  {r.name:<{width}}  {r.kind:<8}  {r.detail}" for r in compiled.reports)
+        opaque = [r for r in compiled.reports if r.kind == "opaque"]
+        lines.append("")
+        if opaque:
+            lines.append("Opaque nodes (run in Python outside the query):")
+            lines.extend(f"  {r.name}: {r.detail.removeprefix('opaque: ')}" for r in opaque)
+        else:
+            lines.append("Opaque nodes: none; every function node runs inside the query.")
+        return "\n".join(lines)
+
+    def validate_execution(
+        self,
+        final_vars: Sequence[str | Callable[..., Any] | Variable],
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise if ``execute`` would fail for missing or mistyped inputs or unknown names."""
+        names = self._final_names(final_vars)
+        self._check_request(names, dict(inputs or {}), dict(overrides or {}))
+
+    # -- introspection ---------------------------------------------------------------------
+
+    def _variable(self, name: str) -> Variable:
+        node = self.graph.nodes[name]
+        external = node.role in (NodeRole.INPUT, NodeRole.CONFIG)
+        origins: tuple[Callable[..., Any], ...] | None
+        if external:
+            origins = tuple(
+                dict.fromkeys(
+                    self.graph.nodes[c].origin  # type: ignore[misc]
+                    for c in self.graph.consumers[name]
+                    if self.graph.nodes[c].origin is not None
+                )
+            )
+        else:
+            origins = (node.origin,) if node.origin is not None else None
+        return Variable(
+            name=name,
+            type=node.annotation,
+            tags=dict(node.tags),
+            is_external_input=external,
+            originating_functions=origins,
+            documentation=node.doc,
+            kind=node.shape.value if not external else node.role.value,
+        )
+
+    def list_available_variables(
+        self, *, tag_filter: Mapping[str, str | list[str] | None] | None = None
+    ) -> list[Variable]:
+        """Every node, optionally filtered by tags (Hamilton's matching rules)."""
+        if tag_filter:
+            for value in tag_filter.values():
+                if not (value is None or isinstance(value, str) or (
+                    isinstance(value, list) and value
+                )):
+                    raise GraphError(
+                        f"tag_filter values must be a string, a non-empty list or None, got "
+                        f"{value!r}.\nHint: {{'team': 'growth'}} or {{'team': ['a', 'b']}}."
+                    )
+        result = []
+        for name in sorted(self.graph.nodes):
+            if tag_filter and not _matches(self.graph.nodes[name].tags, tag_filter):
+                continue
+            result.append(self._variable(name))
+        return result
+
+    def what_is_upstream_of(self, *node_names: str) -> list[Variable]:
+        """Nodes the given ones depend on, the given ones included."""
+        for name in node_names:
+            self.graph[name]
+        return [self._variable(n) for n in self.graph.sorted(self.graph.upstream(node_names))]
+
+    def what_is_downstream_of(self, *node_names: str) -> list[Variable]:
+        """Nodes that depend on the given ones, the given ones included."""
+        for name in node_names:
+            self.graph[name]
+        return [self._variable(n) for n in self.graph.sorted(self.graph.downstream(node_names))]
+
+
+def _matches(tags: Mapping[str, Any], query: Mapping[str, str | list[str] | None]) -> bool:
+    for tag, wanted in query.items():
+        if tag not in tags:
+            return False
+        if wanted is None:
+            continue
+        have = tags[tag] if isinstance(tags[tag], list) else [tags[tag]]
+        want = wanted if isinstance(wanted, list) else [wanted]
+        if not set(have) & set(want):
+            return False
+    return True
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass
+class Builder:
+    """Fluent construction of a :class:`Driver`, as in Hamilton.
+
+    >>> Builder().with_config({"scale": "thousands"}).with_engine("streaming")  # doctest: +ELLIPSIS
+    Builder(...)
+    """
+
+    modules: list[types.ModuleType] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    adapters: list[Any] = field(default_factory=list)
+    overrides_allowed: bool = False
+    engine: str = "in-memory"
+
+    def with_modules(self, *modules: types.ModuleType) -> Builder:
+        """Add modules whose public functions become nodes."""
+        self.modules.extend(modules)
+        return self
+
+    def with_config(self, config: Mapping[str, Any]) -> Builder:
+        """Add config; keys drive ``@config`` and are available as nodes."""
+        self.config.update(config)
+        return self
+
+    def with_adapters(self, *adapters: Any) -> Builder:
+        """Choose the result shape (Hamilton's result builders and SimplePythonGraphAdapter)."""
+        self.adapters.extend(adapters)
+        return self
+
+    def allow_module_overrides(self) -> Builder:
+        """Let a later module's function replace an earlier module's node of the same name."""
+        self.overrides_allowed = True
+        return self
+
+    def with_engine(self, engine: str) -> Builder:
+        """``"in-memory"`` (default: deterministic order and floats), ``"streaming"``, ``"gpu"``."""
+        self.engine = _check_engine(engine)
+        return self
+
+    def build(self) -> Driver:
+        """Build and validate the graph; raises GraphError listing every problem."""
+        kinds = [a for a in self.adapters if _result_kind(a)]
+        return Driver(
+            self.config,
+            *self.modules,
+            adapter=kinds[-1] if kinds else None,
+            allow_module_overrides=self.overrides_allowed,
+            engine=self.engine,
+        )
+

@@ -1,0 +1,160 @@
+"""Run a compiled request: one ``collect`` for all row spaces, then the result shape asked for.
+
+Result kinds: ``"polars"`` (a DataFrame, scalars broadcast as Hamilton's Polars result builder
+does), ``"dict"`` (each node's value), ``"lazy"`` (a LazyFrame) and ``"pandas"`` (through
+Arrow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import polars as pl
+
+from hamilton_fast.errors import NodeError, PlanError, ShapeError
+from hamilton_fast.graph import Graph
+from hamilton_fast.planner.compile import Compiled
+
+__all__ = ["ResultKind", "collect_outputs", "shape_result"]
+
+ResultKind = Literal["polars", "dict", "lazy", "pandas"]
+
+
+def collect_outputs(
+    compiled: Compiled, graph: Graph, engine: str
+) -> dict[int, pl.DataFrame]:
+    """Collect every row space's final query in one call."""
+    gids = list(compiled.queries)
+    if not gids:
+        return {}
+    try:
+        frames = pl.collect_all(
+            [compiled.queries[g] for g in gids],
+            engine=engine,  # type: ignore[arg-type]
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise _locate_failure(compiled, graph, exc) from exc
+    return dict(zip(gids, frames, strict=True))
+
+
+def _locate_failure(compiled: Compiled, graph: Graph, exc: Exception) -> Exception:
+    """Name the node a failed query points at, when its message mentions one."""
+    text = str(exc)
+    if isinstance(exc, pl.exceptions.ShapeError):
+        return ShapeError(
+            f"columns of different lengths were combined while computing "
+            f"{', '.join(f'`{o}`' for o in compiled.outputs)}: {text.splitlines()[0]}\n"
+            "Hint: a node combines Series or frames of different heights; check the inputs' "
+            "lengths, or join frames explicitly in a function returning a DataFrame."
+        )
+    suspects = [
+        r.name
+        for r in compiled.reports
+        if r.kind in ("column", "scalar") and f'"{r.name}"' in text
+    ]
+    node = suspects[-1] if suspects else None
+    if node is not None:
+        return NodeError(
+            f"`{node}` failed inside the query: {type(exc).__name__}: {text.splitlines()[0]}\n"
+            f"  function: {graph.nodes[node].describe()}\n"
+            "Hint: the Polars error is chained above; check the dtypes of the columns this "
+            "function combines.",
+            node=node,
+        )
+    return NodeError(
+        f"the query failed: {type(exc).__name__}: {text.splitlines()[0] if text else ''}\n"
+        f"  outputs: {', '.join(compiled.outputs)}\n"
+        "Hint: run `dr.explain(...)` to see the plan; the Polars error is chained above.",
+        node="",
+    )
+
+
+def _broadcastable(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, bytes)) or (
+        hasattr(value, "dtype") and getattr(value, "shape", None) == ()
+    )
+
+
+def shape_result(
+    compiled: Compiled,
+    frames: Mapping[int, pl.DataFrame],
+    kind: ResultKind,
+) -> Any:
+    """Turn collected frames and computed values into the requested result shape."""
+    outputs = compiled.outputs
+    if kind == "dict":
+        result: dict[str, Any] = {}
+        for name in outputs:
+            if name in compiled.values:
+                result[name] = compiled.values[name]
+                continue
+            series = frames[compiled.output_group[name]].get_column(name)
+            if name in compiled.scalars:
+                result[name] = series[0] if series.len() else None
+            else:
+                result[name] = series
+        return result
+    if len(outputs) == 1 and outputs[0] in compiled.values:
+        value = compiled.values[outputs[0]]
+        if isinstance(value, pl.LazyFrame):
+            return value if kind == "lazy" else _finish(value.collect(), kind)
+        if isinstance(value, pl.DataFrame):
+            return value.lazy() if kind == "lazy" else _finish(value, kind)
+    frame = _assemble(compiled, frames)
+    if kind == "lazy":
+        return frame.lazy()
+    return _finish(frame, kind)
+
+
+def _finish(frame: pl.DataFrame, kind: ResultKind) -> Any:
+    if kind == "pandas":
+        return frame.to_pandas()
+    return frame
+
+
+def _assemble(compiled: Compiled, frames: Mapping[int, pl.DataFrame]) -> pl.DataFrame:
+    """One frame in output order; scalars and Python values broadcast to its height."""
+    column_groups = {
+        compiled.output_group[n]
+        for n in compiled.outputs
+        if n in compiled.output_group and n not in compiled.scalars
+    }
+    heights = {frames[g].height for g in column_groups}
+    if len(heights) > 1:
+        facts = "\n".join(
+            f"  {', '.join(f'`{n}`' for n in frames[g].columns)}: {frames[g].height} rows"
+            for g in column_groups
+        )
+        raise ShapeError(
+            f"the requested columns have different lengths and cannot form one DataFrame.\n"
+            f"{facts}\n"
+            "Hint: request them in separate calls, or ask for a dict result "
+            "(`base.DictResult()`), which keeps each value as it is."
+        )
+    height = next(iter(heights), 1)
+    columns: list[pl.Series] = []
+    for name in compiled.outputs:
+        if name in compiled.values:
+            value = compiled.values[name]
+            if isinstance(value, pl.Series):
+                if value.len() != height:
+                    raise ShapeError(
+                        f"`{name}` has {value.len()} rows, the other outputs {height}.\n"
+                        "Hint: ask for a dict result to keep values of different lengths."
+                    )
+                columns.append(value.alias(name))
+            elif _broadcastable(value):
+                columns.append(pl.Series(name, [value]).new_from_index(0, height))
+            else:
+                raise PlanError(
+                    f"`{name}` is a {type(value).__name__}, which a DataFrame result cannot hold."
+                    "\nHint: ask for a dict result (`base.DictResult()`) to get it as it is."
+                )
+            continue
+        series = frames[compiled.output_group[name]].get_column(name)
+        if name in compiled.scalars and series.len() != height:
+            first = series[0] if series.len() else None
+            series = pl.Series(name, [first], dtype=series.dtype).new_from_index(0, height)
+        columns.append(series)
+    return pl.DataFrame(columns)

@@ -1,0 +1,608 @@
+"""Lower a request on a graph to Polars lazy queries, one per row space.
+
+The compiler walks the needed nodes once, in topological order, and decides for each:
+
+* **traced** (column or scalar): its expression joins the lazy query of its row space, in the
+  ``with_columns`` layer one deeper than its deepest materialized dependency;
+* **inlined**: a cheap element-wise node with a single element-wise consumer is substituted
+  into that consumer instead of being materialized (DESIGN.md, correctness rule for inlining);
+* **opaque**: the function runs for real at a *stage break*: the row space's query so far is
+  collected (keeping only the columns still needed) and the function gets real Series;
+* **value / frame**: inputs, config, and functions of Python values run directly; a frame
+  (DataFrame or LazyFrame) becomes a row space whose extracted columns are projected, so
+  Polars pushes the projection into the scan.
+
+Traces are memoized per node and per dependency signature (which deps are columns, scalars or
+which Python values), so repeated ``execute`` calls on one driver trace nothing again.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from hamilton_fast.errors import NodeError, PlanError, ShapeError
+from hamilton_fast.graph import Graph, Node, NodeRole
+from hamilton_fast.planner.trace import Opaque, Traced, trace_node
+
+__all__ = ["Compiled", "NodeReport", "TraceMemo", "compile_request", "run_function"]
+
+# Deepest chain of nodes substituted into one expression; deeper chains are materialized so
+# expression trees stay shallow (Polars walks them recursively).
+MAX_INLINE_DEPTH = 8
+
+TraceMemo = dict[Hashable, "Traced | Opaque"]
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    """How one node was computed: ``kind`` and a human-readable ``detail``."""
+
+    name: str
+    kind: str  # input, config, override, frame, column, scalar, value, opaque
+    detail: str
+
+
+@dataclass
+class _Group:
+    """One row space: a lazy query under construction plus its pending layers."""
+
+    gid: int
+    lf: pl.LazyFrame
+    height: int | None
+    origin: str
+    columns: set[str] = field(default_factory=set)
+    layer_of: dict[str, int] = field(default_factory=dict)
+    pending: list[dict[str, pl.Expr]] = field(default_factory=list)
+    unplaced: set[str] = field(default_factory=set)  # traced, waiting for their consumer
+    collected: pl.DataFrame | None = None
+
+    def place(self, name: str, expr: pl.Expr, deps: Sequence[str]) -> None:
+        layer = 1 + max((self.layer_of.get(d, 0) for d in deps), default=0)
+        while len(self.pending) < layer:
+            self.pending.append({})
+        self.pending[layer - 1][name] = expr
+        self.layer_of[name] = layer
+        self.columns.add(name)
+        self.collected = None
+
+    def flush(self) -> pl.LazyFrame:
+        for layer in self.pending:
+            self.lf = self.lf.with_columns(list(layer.values()))
+        if self.pending:
+            self.collected = None
+        self.pending = []
+        self.layer_of = {}
+        return self.lf
+
+
+@dataclass
+class _Slot:
+    """What the compiler knows about a node's value."""
+
+    kind: str  # column, scalar, value, frame
+    group: _Group | None = None
+    value: Any = None
+    pending_expr: Traced | None = None  # an unplaced traced node, waiting for its consumer
+    pending_deps: tuple[str, ...] = ()
+    memo_key: Hashable = None
+    depth: int = 0
+    extract_group: _Group | None = None  # for a frame: the row space of its extracted columns
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The lowered request: final queries per row space and what happened to each node."""
+
+    outputs: tuple[str, ...]
+    queries: Mapping[int, pl.LazyFrame]  # group id -> final select of its requested columns
+    output_group: Mapping[str, int]  # requested column/scalar -> group id
+    values: Mapping[str, Any]  # requested values and frames, computed already
+    scalars: frozenset[str]
+    reports: tuple[NodeReport, ...]
+    stage_breaks: int
+
+
+def run_function(node: Node, kwargs: Mapping[str, Any]) -> Any:
+    """Call a node's function for real; a failure becomes a NodeError naming the node."""
+    assert node.fn is not None
+    try:
+        return node.fn(**kwargs)
+    except Exception as exc:
+        raise NodeError(
+            f"`{node.name}` failed: {type(exc).__name__}: {exc}\n"
+            f"  function: {node.describe()}\n"
+            "Hint: the original exception is chained above; fix the function or its inputs.",
+            node=node.name,
+        ) from exc
+
+
+def _value_key(value: Any) -> Hashable:
+    """A memo key for a Python value passed to a traced function, or None if it has none."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return (type(value).__name__, value)
+    if isinstance(value, tuple):
+        parts = [_value_key(v) for v in value]
+        return None if any(p is None for p in parts) else ("tuple", *parts)
+    return None
+
+
+class _Compiler:
+    def __init__(
+        self,
+        graph: Graph,
+        outputs: Sequence[str],
+        values: Mapping[str, Any],
+        overrides: Mapping[str, Any],
+        memo: TraceMemo,
+        engine: str,
+    ) -> None:
+        self.graph = graph
+        self.outputs = tuple(dict.fromkeys(outputs))
+        self.requested = set(self.outputs)
+        self.given = values  # inputs and config
+        self.overrides = overrides
+        self.memo = memo
+        self.engine = engine
+        self.slots: dict[str, _Slot] = {}
+        self.reports: dict[str, NodeReport] = {}
+        self.gids = itertools.count()
+        self.stage_breaks = 0
+        needed = graph.upstream(self.outputs, stop_at=overrides)
+        self.order = graph.sorted(needed)
+        self.position = {name: i for i, name in enumerate(self.order)}
+        self.consumers: dict[str, list[str]] = {name: [] for name in self.order}
+        for name in self.order:
+            if name in overrides:
+                continue
+            for dep in graph.nodes[name].dependencies:
+                if dep.name in self.consumers:
+                    self.consumers[dep.name].append(name)
+        self.last_use = {
+            name: max((self.position[c] for c in cons), default=-1)
+            for name, cons in self.consumers.items()
+        }
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def seed_series(self) -> None:
+        """Put Series inputs and overrides of equal length into one eager row space each."""
+        by_height: dict[int, list[pl.Series]] = {}
+        for name in self.order:
+            value = self._given_value(name)
+            if isinstance(value, pl.Series):
+                by_height.setdefault(value.len(), []).append(value.alias(name))
+        for height, series in by_height.items():
+            names = ", ".join(f"`{s.name}`" for s in series[:3])
+            group = _Group(
+                next(self.gids),
+                pl.DataFrame(series).lazy(),
+                height,
+                origin=f"Series {names}{' ...' if len(series) > 3 else ''} ({height} rows)",
+                columns={s.name for s in series},
+            )
+            for s in series:
+                self.slots[s.name] = _Slot("column", group=group)
+
+    def _given_value(self, name: str) -> Any:
+        if name in self.overrides:
+            return self.overrides[name]
+        node = self.graph.nodes[name]
+        if node.role in (NodeRole.INPUT, NodeRole.CONFIG) and name in self.given:
+            return self.given[name]
+        return _MISSING
+
+    def _frame_group(self, frame_node: str, frame: pl.DataFrame | pl.LazyFrame) -> _Group:
+        """A row space for a frame's extracted columns, projected to the ones needed."""
+        wanted = [
+            c
+            for c in self.consumers[frame_node]
+            if self.graph.nodes[c].role is NodeRole.EXTRACTED
+        ]
+        lf = frame.lazy()
+        schema = lf.collect_schema()
+        exprs: list[pl.Expr] = []
+        for name in wanted:
+            node = self.graph.nodes[name]
+            column = node.column or name
+            if column in schema:
+                exprs.append(pl.col(column).alias(name))
+            elif node.has_fill:
+                exprs.append(pl.lit(node.fill_with).alias(name))
+            else:
+                available = ", ".join(list(schema)[:12])
+                raise PlanError(
+                    f"`{name}` is extracted from `{frame_node}`, but the frame it returned has "
+                    f"no column `{column}`.\n  function: {self.graph.nodes[frame_node].describe()}"
+                    f"\n  columns: {available}{' ...' if len(schema) > 12 else ''}\n"
+                    f"Hint: check the column name, or pass fill_with= to @extract_columns."
+                )
+        height = frame.height if isinstance(frame, pl.DataFrame) else None
+        return _Group(
+            next(self.gids),
+            lf.select(exprs),
+            height,
+            origin=f"frame `{frame_node}`",
+            columns=set(wanted),
+        )
+
+    # -- groups ----------------------------------------------------------------------------
+
+    def merge(self, groups: list[_Group], node: str) -> _Group:
+        """Combine row spaces horizontally; their heights must agree."""
+        unique = list({id(g): g for g in groups}.values())
+        if len(unique) == 1:
+            return unique[0]
+        heights = {g.height for g in unique if g.height is not None}
+        if len(heights) > 1:
+            raise self._shape_error(node, unique)
+        target = unique[0]
+        target.flush()
+        frames = [target.lf]
+        for other in unique[1:]:
+            frames.append(other.flush())
+            target.columns |= other.columns
+            target.unplaced |= other.unplaced
+            for name in other.columns | other.unplaced:
+                self.slots[name].group = target
+        target.lf = pl.concat(frames, how="horizontal")
+        target.height = next(iter(heights), None)
+        target.origin = " + ".join(g.origin for g in unique)
+        target.collected = None
+        for other in unique[1:]:
+            other.columns = set()
+            other.unplaced = set()
+        return target
+
+    def _shape_error(self, node: str, groups: Sequence[_Group]) -> ShapeError:
+        facts = "\n".join(
+            f"  {g.origin}: {g.height if g.height is not None else 'unknown'} rows" for g in groups
+        )
+        described = (
+            self.graph.nodes[node].describe() if node in self.graph.nodes else f"`{node}`"
+        )
+        return ShapeError(
+            f"`{node}` combines columns of different lengths.\n{facts}\n  node: {described}\n"
+            "Hint: columns can only be combined row by row when they come from frames of the "
+            "same height; join the frames in a function returning a DataFrame first."
+        )
+
+    def stage_break(self, group: _Group, extra: Sequence[str] = ()) -> pl.DataFrame:
+        """Collect a row space's query so far, keeping only what later nodes still need."""
+        for name in sorted(group.unplaced):
+            self.materialize(name)
+        if group.collected is not None and not group.pending:
+            return group.collected
+        here = self.current
+        keep = [
+            c
+            for c in sorted(group.columns)
+            if c in self.requested or self.last_use.get(c, -1) >= here or c in extra
+        ]
+        lf = group.flush().select(keep)
+        self.stage_breaks += 1
+        try:
+            df = lf.collect(engine=self.engine)  # type: ignore[arg-type]
+        except pl.exceptions.ShapeError as exc:
+            raise self._shape_error(self.order[here], [group]) from exc
+        group.lf = df.lazy()
+        group.height = df.height
+        group.columns = set(keep)
+        group.collected = df
+        return df
+
+    # -- placement -------------------------------------------------------------------------
+
+    def materialize(self, name: str) -> None:
+        """Place a pending traced node into its row space's layers."""
+        slot = self.slots[name]
+        if slot.pending_expr is None:
+            return
+        for dep in slot.pending_deps:
+            self.materialize(dep)
+        assert slot.group is not None
+        slot.group.unplaced.discard(name)
+        slot.group.place(name, slot.pending_expr.expr, slot.pending_deps)
+        slot.pending_expr = None
+
+    def real_value(self, name: str) -> Any:
+        """The node's actual value (collecting its row space if it is a column or scalar)."""
+        slot = self.slots[name]
+        if slot.kind in ("value", "frame"):
+            return slot.value
+        self.materialize(name)
+        assert slot.group is not None
+        df = self.stage_break(slot.group, extra=(name,))
+        series = df.get_column(name)
+        if slot.kind == "scalar":
+            return series[0] if series.len() else None
+        return series
+
+    # -- the walk --------------------------------------------------------------------------
+
+    def run(self) -> Compiled:
+        self.seed_series()
+        for index, name in enumerate(self.order):
+            self.current = index
+            self.visit(name)
+        return self.finish()
+
+    def visit(self, name: str) -> None:
+        node = self.graph.nodes[name]
+        given = self._given_value(name)
+        if name in self.slots:  # a Series input or override, seeded already
+            kind = "override" if name in self.overrides else node.role.value
+            self.reports[name] = NodeReport(name, kind, "Series")
+            return
+        if given is not _MISSING:
+            kind = "override" if name in self.overrides else node.role.value
+            self._set_value(name, given, kind)
+            return
+        if node.role in (NodeRole.INPUT, NodeRole.CONFIG):
+            return  # an optional input that was not given: consumers use their defaults
+        if node.role is NodeRole.EXTRACTED:
+            self._extract(node)
+            return
+        self._function(node)
+
+    def _set_value(self, name: str, value: Any, kind: str) -> None:
+        if isinstance(value, (pl.DataFrame, pl.LazyFrame)):
+            self.slots[name] = _Slot("frame", value=value)
+            self.reports[name] = NodeReport(name, kind, type(value).__name__)
+        elif isinstance(value, pl.Series):
+            group = _Group(
+                next(self.gids),
+                pl.DataFrame([value.alias(name)]).lazy(),
+                value.len(),
+                origin=f"`{name}` ({value.len()} rows)",
+                columns={name},
+            )
+            self.slots[name] = _Slot("column", group=group)
+            self.reports[name] = NodeReport(name, kind, "Series")
+        else:
+            self.slots[name] = _Slot("value", value=value)
+            self.reports[name] = NodeReport(name, kind, type(value).__name__)
+
+    def _extract(self, node: Node) -> None:
+        (source,) = node.dependencies
+        slot = self.slots[source.name]
+        if slot.kind != "frame":
+            raise PlanError(
+                f"`{node.name}` is extracted from `{source.name}`, which produced "
+                f"{type(slot.value).__name__}, not a frame.\n  function: {node.describe()}\n"
+                "Hint: return a pl.DataFrame or pl.LazyFrame from the decorated function."
+            )
+        if slot.extract_group is None:
+            slot.extract_group = self._frame_group(source.name, slot.value)
+        self.slots[node.name] = _Slot("column", group=slot.extract_group)
+        self.reports[node.name] = NodeReport(node.name, "column", f"from `{source.name}`")
+
+    def _args(self, node: Node) -> list[tuple[str, _Slot]]:
+        """The (dependency, slot) pairs a call passes; optional inputs not given are left out."""
+        return [(d.name, self.slots[d.name]) for d in node.dependencies if d.name in self.slots]
+
+    def _function(self, node: Node) -> None:
+        args = self._args(node)
+        column_deps = [(d, s) for d, s in args if s.kind in ("column", "scalar")]
+        if not column_deps:
+            self._call(node, args)
+            return
+        groups = [s.group for _, s in column_deps if s.kind == "column" and s.group is not None]
+        if groups:
+            home = self.merge(groups, node.name)
+        else:
+            home = next(s.group for _, s in column_deps if s.group is not None)
+        # A scalar from another row space enters as its value.
+        for dep, slot in column_deps:
+            if slot.group is not home and slot.kind == "scalar":
+                value = self.real_value(dep)
+                self.slots[dep] = slot = _Slot("value", value=value)
+        args = self._args(node)
+        first = self._trace(node, args, inline=False)
+        if isinstance(first, Opaque) and any(s.kind == "scalar" for _, s in args):
+            # Perhaps it needs the scalars as real Python values (a window size, a branch).
+            for dep, slot in args:
+                if slot.kind == "scalar":
+                    self.slots[dep] = _Slot("value", value=self.real_value(dep))
+            args = self._args(node)
+            if any(s.kind in ("column", "scalar") for _, s in args):
+                first = self._trace(node, args, inline=False)
+            else:
+                self._call(node, args)
+                return
+        if isinstance(first, Opaque):
+            self._opaque(node, args, first.reason, home)
+            return
+        traced = first
+        inline = [
+            d
+            for d, s in args
+            if s.pending_expr is not None
+            and first.elementwise
+            and s.depth < MAX_INLINE_DEPTH
+            and (s.pending_expr.elementwise or s.pending_expr.scalar)
+        ]
+        for dep, slot in args:
+            if slot.pending_expr is not None and dep not in inline:
+                self.materialize(dep)
+        depth = 0
+        if inline:
+            second = self._trace(node, args, inline=True)
+            if isinstance(second, Traced):
+                traced = second
+                depth = 1 + max(self.slots[d].depth for d in inline)
+                for dep in inline:
+                    self.reports[dep] = NodeReport(
+                        dep, self.reports[dep].kind, f"inlined into `{node.name}`"
+                    )
+            else:
+                for dep in inline:
+                    self.materialize(dep)
+        # An inlined dependency's own inputs become this node's inputs.
+        placed_deps = tuple(
+            dict.fromkeys(
+                [d for d, s in args if s.kind in ("column", "scalar") and d not in inline]
+                + [p for d in inline for p in self.slots[d].pending_deps]
+            )
+        )
+        slot = _Slot(
+            "scalar" if traced.scalar else "column",
+            group=home,
+            pending_expr=traced,
+            pending_deps=placed_deps,
+            memo_key=self._memo_key(node, args, inline=bool(inline)),
+            depth=depth,
+        )
+        self.slots[node.name] = slot
+        home.unplaced.add(node.name)
+        self.reports[node.name] = NodeReport(
+            node.name, slot.kind, "traced" if not inline else "traced, with inlined deps"
+        )
+        consumers = self.consumers[node.name]
+        if node.name in self.requested or len(consumers) != 1:
+            self.materialize(node.name)
+
+    def _memo_key(self, node: Node, args: list[tuple[str, _Slot]], inline: bool) -> Hashable:
+        parts: list[Hashable] = [node.name, inline]
+        for dep, slot in args:
+            if slot.kind == "value":
+                key = _value_key(slot.value)
+                if key is None:
+                    return None
+                parts.append((dep, "v", key))
+            elif inline and slot.pending_expr is not None:
+                if slot.memo_key is None:
+                    return None
+                parts.append((dep, "i", slot.memo_key))
+            else:
+                parts.append((dep, slot.kind))
+        return tuple(parts)
+
+    def _trace(self, node: Node, args: list[tuple[str, _Slot]], inline: bool) -> Traced | Opaque:
+        key = self._memo_key(node, args, inline)
+        if key is not None and key in self.memo:
+            return self.memo[key]
+        kwargs: dict[str, Any] = {}
+        declared: set[str] = set()
+        for dep, slot in args:
+            if slot.kind == "value" or slot.kind == "frame":
+                kwargs[dep] = slot.value
+            elif inline and slot.pending_expr is not None:
+                kwargs[dep] = slot.pending_expr.expr
+            elif slot.kind == "scalar":
+                kwargs[dep] = pl.col(dep).first()
+                declared.add(dep)
+            else:
+                kwargs[dep] = pl.col(dep)
+                declared.add(dep)
+        result = trace_node(node, kwargs, None if inline else frozenset(declared))
+        if key is not None:
+            self.memo[key] = result
+        return result
+
+    def _opaque(
+        self, node: Node, args: list[tuple[str, _Slot]], reason: str, home: _Group
+    ) -> None:
+        kwargs = {dep: self.real_value(dep) for dep, _ in args}
+        result = run_function(node, kwargs)
+        self._store_result(node, result, f"opaque: {reason}", home)
+
+    def _call(self, node: Node, args: list[tuple[str, _Slot]]) -> None:
+        kwargs = {dep: self.real_value(dep) for dep, _ in args}
+        result = run_function(node, kwargs)
+        self._store_result(node, result, "called", None)
+
+    def _store_result(self, node: Node, result: Any, how: str, home: _Group | None) -> None:
+        name = node.name
+        if isinstance(result, pl.Expr):
+            raise PlanError(
+                f"`{name}` returned an expression, but its inputs are not columns, so there is "
+                f"no frame to evaluate it in.\n  function: {node.describe()}\n"
+                "Hint: take a column parameter, or return a Python value or a Series."
+            )
+        if isinstance(result, pl.Series) or (
+            node.shape.value == "column" and _is_array_like(result)
+        ):
+            series = (result if isinstance(result, pl.Series) else pl.Series(result)).alias(name)
+            if home is not None and home.height == series.len():
+                self.stage_break(home)
+                home.lf = home.lf.with_columns(series)
+                home.columns.add(name)
+                home.collected = None
+                self.slots[name] = _Slot("column", group=home)
+            else:
+                self._set_value(name, series, "column")
+            kind = "opaque" if how.startswith("opaque") else "column"
+            self.reports[name] = NodeReport(name, kind, how)
+            return
+        self._set_value(name, result, "value")
+        if how.startswith("opaque"):
+            kind = "opaque"
+        elif isinstance(result, (pl.DataFrame, pl.LazyFrame)):
+            kind = "frame"
+        else:
+            kind = "value"
+        self.reports[name] = NodeReport(name, kind, how)
+
+    # -- results ---------------------------------------------------------------------------
+
+    def finish(self) -> Compiled:
+        columns: list[str] = []
+        values: dict[str, Any] = {}
+        for name in self.outputs:
+            slot = self.slots[name]
+            if slot.kind in ("column", "scalar"):
+                self.materialize(name)
+                columns.append(name)
+            else:
+                values[name] = slot.value
+        by_group: dict[int, tuple[_Group, list[str]]] = {}
+        for name in columns:
+            group = self.slots[name].group
+            assert group is not None
+            by_group.setdefault(group.gid, (group, []))[1].append(name)
+        queries = {
+            gid: group.flush().select(names) for gid, (group, names) in by_group.items()
+        }
+        output_group = {
+            name: gid for gid, (_, names) in by_group.items() for name in names
+        }
+        scalars = frozenset(n for n in columns if self.slots[n].kind == "scalar")
+        return Compiled(
+            outputs=self.outputs,
+            queries=queries,
+            output_group=output_group,
+            values=values,
+            scalars=scalars,
+            reports=tuple(self.reports[n] for n in self.order if n in self.reports),
+            stage_breaks=self.stage_breaks,
+        )
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+def _is_array_like(value: Any) -> bool:
+    return hasattr(value, "__array__") or isinstance(value, list)
+
+
+def compile_request(
+    graph: Graph,
+    outputs: Sequence[str],
+    values: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    memo: TraceMemo,
+    engine: str,
+) -> Compiled:
+    """Lower ``outputs`` of ``graph`` given input/config ``values`` and ``overrides``."""
+    return _Compiler(graph, outputs, values, overrides, memo, engine).run()
+

@@ -1,0 +1,109 @@
+"""Questions the planner asks about a traced Polars expression.
+
+Inlining a node's expression into its consumer is only safe where the consumer uses it
+element-wise (see DESIGN.md, "Correctness rule for inlining"): under a window, an aggregation,
+a sort or a shift, the inlined expression would see a different set of rows. Polars'
+``meta.is_row_separable`` treats ``x - x.mean()`` as separable, which is not what we need, so
+the planner walks the serialized expression tree itself and accepts only node types and
+functions on a short allow list. Anything unknown counts as not element-wise: the planner then
+materializes instead of inlining, which costs a little speed and never correctness.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+__all__ = ["is_elementwise"]
+
+# Expression node types that map row i of their inputs to row i of their output.
+_ELEMENTWISE_NODES = frozenset(
+    {"Column", "Literal", "BinaryExpr", "Ternary", "Cast", "Alias", "KeepName", "RenameAlias"}
+)
+
+# Function names (the "function" field of a Function node) known to be element-wise.
+_ELEMENTWISE_FUNCTIONS = frozenset(
+    {
+        "Abs", "Negate", "Sign", "Sqrt", "Cbrt", "Exp", "Log", "Log1p", "Pow", "Round",
+        "RoundSF", "Floor", "Ceil", "Clip", "FillNull", "IsNull", "IsNotNull", "IsNan",
+        "IsNotNan", "IsFinite", "IsInfinite", "Not", "Trigonometry", "Atan2", "Degrees",
+        "Radians", "Coalesce", "IsIn", "IsBetween", "Boolean", "MaxHorizontal",
+        "MinHorizontal", "SumHorizontal", "MeanHorizontal", "AllHorizontal", "AnyHorizontal",
+        "Reciprocal", "ToPhysical", "Mod", "FloorDivide", "Truediv",
+    }
+)
+
+
+def _function_name(function: Any) -> str:
+    """``"Abs"`` or ``{"Clip": {...}}`` -> the function's name."""
+    if isinstance(function, str):
+        return function
+    if isinstance(function, dict) and len(function) == 1:
+        (name,) = function
+        return str(name)
+    return "?"
+
+
+def _is_scalar_placeholder(body: Any) -> bool:
+    """``pl.col(name).first()``: how a materialized scalar node is read (a broadcast value)."""
+    return (
+        isinstance(body, dict)
+        and set(body) == {"First"}
+        and isinstance(body["First"], dict)
+        and set(body["First"]) == {"Column"}
+    )
+
+
+def _walk(node: Any) -> bool:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict) or len(item) != 1:
+            return False
+        ((kind, body),) = item.items()
+        if kind == "Agg" and _is_scalar_placeholder(body):
+            continue
+        if kind not in _ELEMENTWISE_NODES and kind != "Function":
+            return False
+        if kind == "Literal":
+            continue
+        if kind == "Column":
+            continue
+        if kind == "Function":
+            if _function_name(body.get("function")) not in _ELEMENTWISE_FUNCTIONS:
+                return False
+            stack.extend(body.get("input", []))
+        elif kind == "BinaryExpr":
+            stack.extend((body["left"], body["right"]))
+        elif kind == "Ternary":
+            stack.extend((body["predicate"], body["truthy"], body["falsy"]))
+        elif kind == "Cast":
+            stack.append(body["expr"])
+        elif isinstance(body, list) and body:
+            stack.append(body[0])
+        elif isinstance(body, dict) and "expr" in body:
+            stack.append(body["expr"])
+        else:
+            return False
+    return True
+
+
+def is_elementwise(expr: pl.Expr) -> bool:
+    """True when ``expr`` maps each row to the same row, reading no other rows.
+
+    >>> is_elementwise((pl.col("a") + 1).abs())
+    True
+    >>> is_elementwise(pl.col("a") - pl.col("a").mean())
+    False
+    >>> is_elementwise(pl.col("a").shift(1))
+    False
+    >>> is_elementwise(pl.col("a") - pl.col("a_mean").first())  # a scalar node, read back
+    True
+    """
+    try:
+        tree = json.loads(expr.meta.serialize(format="json"))
+    except Exception:  # e.g. Python UDFs, which need cloudpickle to serialize
+        return False
+    return _walk(tree)

@@ -1,0 +1,1 @@
+"""Hamilton's plugin modules that matter for Polars, under their Hamilton names."""
