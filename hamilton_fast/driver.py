@@ -25,7 +25,7 @@ import polars as pl
 from hamilton_fast.errors import GraphError, InputError, format_problems
 from hamilton_fast.execute import ResultKind, collect_outputs, shape_result
 from hamilton_fast.graph import Graph, NodeRole, build_graph, describe_type
-from hamilton_fast.planner.compile import Compiled, TraceMemo, compile_request
+from hamilton_fast.planner.compile import Compiled, EngineName, TraceMemo, compile_request
 
 __all__ = ["ENGINES", "Builder", "Driver", "Variable"]
 
@@ -60,18 +60,16 @@ def _result_kind(adapter: Any) -> ResultKind:
     return typing.cast("ResultKind", kind)
 
 
-def _check_engine(engine: str) -> str:
+def _check_engine(engine: str) -> EngineName:
     if engine not in ENGINES:
-        raise GraphError(
-            f"unknown engine {engine!r}.\nHint: choose one of {', '.join(ENGINES)}."
-        )
+        raise GraphError(f"unknown engine {engine!r}.\nHint: choose one of {', '.join(ENGINES)}.")
     if engine == "gpu" and importlib.util.find_spec("cudf_polars") is None:
         raise GraphError(
             "engine 'gpu' needs the `cudf_polars` package, which is not installed.\n"
             "Hint: `pip install 'polars[gpu]'` on a machine with an NVIDIA GPU, or use "
             "engine='in-memory'."
         )
-    return engine
+    return typing.cast("EngineName", engine)
 
 
 def _value_matches(annotation: Any, value: Any) -> bool:
@@ -111,7 +109,7 @@ class Driver:
     ) -> None:
         self.config: dict[str, Any] = dict(config or {})
         self.modules = tuple(modules)
-        self.engine = _check_engine(engine)
+        self.engine: EngineName = _check_engine(engine)
         self.result_kind: ResultKind = "polars" if adapter is None else _result_kind(adapter)
         self.graph: Graph = build_graph(
             self.modules, self.config, allow_module_overrides=allow_module_overrides
@@ -169,9 +167,7 @@ class Driver:
             if node.role not in (NodeRole.INPUT, NodeRole.CONFIG) or name in overrides:
                 continue
             consumers = [
-                graph.nodes[c]
-                for c in graph.consumers[name]
-                if c in needed and c not in overrides
+                graph.nodes[c] for c in graph.consumers[name] if c in needed and c not in overrides
             ]
             if name not in values:
                 required_by = [
@@ -252,7 +248,7 @@ class Driver:
         for number, (gid, query) in enumerate(compiled.queries.items(), start=1):
             outs = [n for n, g in compiled.output_group.items() if g == gid]
             lines.append(f"Query {number} (outputs: {', '.join(outs)}):")
-            lines.append(query.explain(engine=self.engine))  # type: ignore[arg-type]
+            lines.append(query.explain(engine=self.engine))
             lines.append("")
         lines.append("Nodes:")
         width = max((len(r.name) for r in compiled.reports), default=4)
@@ -308,9 +304,9 @@ class Driver:
         """Every node, optionally filtered by tags (Hamilton's matching rules)."""
         if tag_filter:
             for value in tag_filter.values():
-                if not (value is None or isinstance(value, str) or (
-                    isinstance(value, list) and value
-                )):
+                if not (
+                    value is None or isinstance(value, str) or (isinstance(value, list) and value)
+                ):
                     raise GraphError(
                         f"tag_filter values must be a string, a non-empty list or None, got "
                         f"{value!r}.\nHint: {{'team': 'growth'}} or {{'team': ['a', 'b']}}."
@@ -365,7 +361,7 @@ class Builder:
     config: dict[str, Any] = field(default_factory=dict)
     adapters: list[Any] = field(default_factory=list)
     overrides_allowed: bool = False
-    engine: str = "in-memory"
+    engine: EngineName = "in-memory"
 
     def with_modules(self, *modules: types.ModuleType) -> Builder:
         """Add modules whose public functions become nodes."""
@@ -402,4 +398,3 @@ class Builder:
             allow_module_overrides=self.overrides_allowed,
             engine=self.engine,
         )
-

@@ -14,7 +14,7 @@ import polars as pl
 
 from hamilton_fast.errors import NodeError, PlanError, ShapeError
 from hamilton_fast.graph import Graph
-from hamilton_fast.planner.compile import Compiled
+from hamilton_fast.planner.compile import Compiled, EngineName
 
 __all__ = ["ResultKind", "collect_outputs", "shape_result"]
 
@@ -22,7 +22,7 @@ ResultKind = Literal["polars", "dict", "lazy", "pandas"]
 
 
 def collect_outputs(
-    compiled: Compiled, graph: Graph, engine: str
+    compiled: Compiled, graph: Graph, engine: EngineName
 ) -> dict[int, pl.DataFrame]:
     """Collect every row space's final query in one call."""
     gids = list(compiled.queries)
@@ -31,7 +31,7 @@ def collect_outputs(
     try:
         frames = pl.collect_all(
             [compiled.queries[g] for g in gids],
-            engine=engine,  # type: ignore[arg-type]
+            engine=engine,
         )
     except pl.exceptions.PolarsError as exc:
         raise _locate_failure(compiled, graph, exc) from exc
@@ -49,9 +49,7 @@ def _locate_failure(compiled: Compiled, graph: Graph, exc: Exception) -> Excepti
             "lengths, or join frames explicitly in a function returning a DataFrame."
         )
     suspects = [
-        r.name
-        for r in compiled.reports
-        if r.kind in ("column", "scalar") and f'"{r.name}"' in text
+        r.name for r in compiled.reports if r.kind in ("column", "scalar") and f'"{r.name}"' in text
     ]
     node = suspects[-1] if suspects else None
     if node is not None:
@@ -71,8 +69,10 @@ def _locate_failure(compiled: Compiled, graph: Graph, exc: Exception) -> Excepti
 
 
 def _broadcastable(value: Any) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str, bytes)) or (
-        hasattr(value, "dtype") and getattr(value, "shape", None) == ()
+    return (
+        value is None
+        or isinstance(value, (bool, int, float, str, bytes))
+        or (hasattr(value, "dtype") and getattr(value, "shape", None) == ())
     )
 
 

@@ -177,7 +177,9 @@ def types_match(provided: Any, required: Any) -> bool:
         if typing.get_args(required) and typing.get_args(provided):
             return bool(provided == required)
         return isinstance(left, type) and isinstance(right, type) and issubclass(left, right)
-    return isinstance(provided, type) and isinstance(required, type) and issubclass(provided, required)
+    return (
+        isinstance(provided, type) and isinstance(required, type) and issubclass(provided, required)
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -438,7 +440,8 @@ class _Builder:
             annotation = uses[0][1].annotation
             for node, dep in uses[1:]:
                 if not (
-                    types_match(dep.annotation, annotation) or types_match(annotation, dep.annotation)
+                    types_match(dep.annotation, annotation)
+                    or types_match(annotation, dep.annotation)
                 ):
                     self.problems.append(
                         f"GraphError: external input `{name}` is asked for as two types: "
@@ -453,7 +456,7 @@ class _Builder:
 
     def topological_order(self) -> tuple[str, ...]:
         """Kahn's algorithm; nodes left over lie on or behind a cycle, which is reported."""
-        indegree = {name: 0 for name in self.nodes}
+        indegree = dict.fromkeys(self.nodes, 0)
         consumers: dict[str, list[str]] = {name: [] for name in self.nodes}
         for node in self.nodes.values():
             for dep in node.dependencies:
@@ -488,9 +491,7 @@ class _Builder:
         while current not in index:
             index[current] = len(path)
             path.append(current)
-            current = next(
-                d.name for d in self.nodes[current].dependencies if d.name in stuck
-            )
+            current = next(d.name for d in self.nodes[current].dependencies if d.name in stuck)
         return path[index[current] :]
 
 

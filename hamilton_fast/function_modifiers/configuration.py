@@ -40,7 +40,7 @@ def _pairs(kind: str, pairs: Mapping[str, Any]) -> str:
     return f"{kind}(" + ", ".join(f"{k}={v!r}" for k, v in sorted(pairs.items())) + ")"
 
 
-class config:  # noqa: N801 - Hamilton's public name.
+class config:
     """Decorator factory: ``@config.when(key=value)`` and friends, or ``@config(resolves)``.
 
     Example:

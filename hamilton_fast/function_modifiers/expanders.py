@@ -34,7 +34,7 @@ class ExtractColumnsSpec(ModifierSpec):
         return "extract_columns"
 
 
-class extract_columns:  # noqa: N801 - Hamilton's public name.
+class extract_columns:
     """Expose columns of a returned DataFrame/LazyFrame as nodes of their own.
 
     Example:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -29,13 +29,15 @@ from hamilton_fast.errors import NodeError, PlanError, ShapeError
 from hamilton_fast.graph import Graph, Node, NodeRole
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
-__all__ = ["Compiled", "NodeReport", "TraceMemo", "compile_request", "run_function"]
+__all__ = ["Compiled", "EngineName", "NodeReport", "TraceMemo", "compile_request", "run_function"]
 
 # Deepest chain of nodes substituted into one expression; deeper chains are materialized so
 # expression trees stay shallow (Polars walks them recursively).
 MAX_INLINE_DEPTH = 8
 
 TraceMemo = dict[Hashable, "Traced | Opaque"]
+
+EngineName = Literal["auto", "in-memory", "streaming", "gpu"]
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ class _Compiler:
         values: Mapping[str, Any],
         overrides: Mapping[str, Any],
         memo: TraceMemo,
-        engine: str,
+        engine: EngineName,
     ) -> None:
         self.graph = graph
         self.outputs = tuple(dict.fromkeys(outputs))
@@ -199,9 +201,7 @@ class _Compiler:
     def _frame_group(self, frame_node: str, frame: pl.DataFrame | pl.LazyFrame) -> _Group:
         """A row space for a frame's extracted columns, projected to the ones needed."""
         wanted = [
-            c
-            for c in self.consumers[frame_node]
-            if self.graph.nodes[c].role is NodeRole.EXTRACTED
+            c for c in self.consumers[frame_node] if self.graph.nodes[c].role is NodeRole.EXTRACTED
         ]
         lf = frame.lazy()
         schema = lf.collect_schema()
@@ -262,9 +262,7 @@ class _Compiler:
         facts = "\n".join(
             f"  {g.origin}: {g.height if g.height is not None else 'unknown'} rows" for g in groups
         )
-        described = (
-            self.graph.nodes[node].describe() if node in self.graph.nodes else f"`{node}`"
-        )
+        described = self.graph.nodes[node].describe() if node in self.graph.nodes else f"`{node}`"
         return ShapeError(
             f"`{node}` combines columns of different lengths.\n{facts}\n  node: {described}\n"
             "Hint: columns can only be combined row by row when they come from frames of the "
@@ -286,7 +284,7 @@ class _Compiler:
         lf = group.flush().select(keep)
         self.stage_breaks += 1
         try:
-            df = lf.collect(engine=self.engine)  # type: ignore[arg-type]
+            df = lf.collect(engine=self.engine)
         except pl.exceptions.ShapeError as exc:
             raise self._shape_error(self.order[here], [group]) from exc
         group.lf = df.lazy()
@@ -399,8 +397,7 @@ class _Compiler:
         # A scalar from another row space enters as its value.
         for dep, slot in column_deps:
             if slot.group is not home and slot.kind == "scalar":
-                value = self.real_value(dep)
-                self.slots[dep] = slot = _Slot("value", value=value)
+                self.slots[dep] = _Slot("value", value=self.real_value(dep))
         args = self._args(node)
         first = self._trace(node, args, inline=False)
         if isinstance(first, Opaque) and any(s.kind == "scalar" for _, s in args):
@@ -489,7 +486,7 @@ class _Compiler:
         kwargs: dict[str, Any] = {}
         declared: set[str] = set()
         for dep, slot in args:
-            if slot.kind == "value" or slot.kind == "frame":
+            if slot.kind in {"value", "frame"}:
                 kwargs[dep] = slot.value
             elif inline and slot.pending_expr is not None:
                 kwargs[dep] = slot.pending_expr.expr
@@ -504,9 +501,7 @@ class _Compiler:
             self.memo[key] = result
         return result
 
-    def _opaque(
-        self, node: Node, args: list[tuple[str, _Slot]], reason: str, home: _Group
-    ) -> None:
+    def _opaque(self, node: Node, args: list[tuple[str, _Slot]], reason: str, home: _Group) -> None:
         kwargs = {dep: self.real_value(dep) for dep, _ in args}
         result = run_function(node, kwargs)
         self._store_result(node, result, f"opaque: {reason}", home)
@@ -565,12 +560,8 @@ class _Compiler:
             group = self.slots[name].group
             assert group is not None
             by_group.setdefault(group.gid, (group, []))[1].append(name)
-        queries = {
-            gid: group.flush().select(names) for gid, (group, names) in by_group.items()
-        }
-        output_group = {
-            name: gid for gid, (_, names) in by_group.items() for name in names
-        }
+        queries = {gid: group.flush().select(names) for gid, (group, names) in by_group.items()}
+        output_group = {name: gid for gid, (_, names) in by_group.items() for name in names}
         scalars = frozenset(n for n in columns if self.slots[n].kind == "scalar")
         return Compiled(
             outputs=self.outputs,
@@ -601,8 +592,7 @@ def compile_request(
     values: Mapping[str, Any],
     overrides: Mapping[str, Any],
     memo: TraceMemo,
-    engine: str,
+    engine: EngineName,
 ) -> Compiled:
     """Lower ``outputs`` of ``graph`` given input/config ``values`` and ``overrides``."""
     return _Compiler(graph, outputs, values, overrides, memo, engine).run()
-
