@@ -113,6 +113,15 @@ def _finish(frame: pl.DataFrame, kind: ResultKind) -> Any:
     return frame
 
 
+def _as_python_dtype(series: pl.Series) -> pl.Series:
+    """The dtype a Python int or float becomes in a DataFrame (what Hamilton's builder gives)."""
+    if series.dtype.is_integer():
+        return series.cast(pl.Int64)
+    if series.dtype == pl.Float32:
+        return series.cast(pl.Float64)
+    return series
+
+
 def _assemble(compiled: Compiled, frames: Mapping[int, pl.DataFrame]) -> pl.DataFrame:
     """One frame in output order; scalars and Python values broadcast to its height."""
     column_groups = {
@@ -153,6 +162,8 @@ def _assemble(compiled: Compiled, frames: Mapping[int, pl.DataFrame]) -> pl.Data
                 )
             continue
         series = frames[compiled.output_group[name]].get_column(name)
+        if name in compiled.python_scalars:
+            series = _as_python_dtype(series)
         if name in compiled.scalars and series.len() != height:
             first = series[0] if series.len() else None
             series = pl.Series(name, [first], dtype=series.dtype).new_from_index(0, height)

@@ -163,7 +163,8 @@ def test_columns_of_different_lengths(tmp_path):
         )
     text = str(info.value)
     assert "`spend_per_signup` combines columns of different lengths" in text
-    assert "2 rows" in text and "3 rows" in text
+    assert "2 rows" in text
+    assert "3 rows" in text
     assert f"{module.__name__}.py:4" in text
 
 

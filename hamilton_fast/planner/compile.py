@@ -105,6 +105,9 @@ class Compiled:
     output_group: Mapping[str, int]  # requested column/scalar -> group id
     values: Mapping[str, Any]  # requested values and frames, computed already
     scalars: frozenset[str]
+    # Scalars of functions annotated with a Python type: Apache Hamilton hands on the Python
+    # value, so results use the dtype Polars gives a Python int/float (Int64/Float64).
+    python_scalars: frozenset[str]
     reports: tuple[NodeReport, ...]
     stage_breaks: int
 
@@ -563,12 +566,16 @@ class _Compiler:
         queries = {gid: group.flush().select(names) for gid, (group, names) in by_group.items()}
         output_group = {name: gid for gid, (_, names) in by_group.items() for name in names}
         scalars = frozenset(n for n in columns if self.slots[n].kind == "scalar")
+        python_scalars = frozenset(
+            n for n in scalars if self.graph.nodes[n].annotation in (int, float)
+        )
         return Compiled(
             outputs=self.outputs,
             queries=queries,
             output_group=output_group,
             values=values,
             scalars=scalars,
+            python_scalars=python_scalars,
             reports=tuple(self.reports[n] for n in self.order if n in self.reports),
             stage_breaks=self.stage_breaks,
         )
