@@ -7,7 +7,7 @@ stage so callers can catch what they can handle::
     ├── ModifierError (ValueError)       a decorator was given bad arguments
     ├── GraphError                        modules + config do not form a valid DAG
     │   ├── UnknownNodeError (KeyError)   a requested name is not a node
-    │   └── InputError (TypeError)        an input is missing or has the wrong type
+    │   └── InputError (ValueError, TypeError)  an input is missing or mistyped
     ├── PlanError                         a request cannot be compiled into a query
     │   └── ShapeError (ValueError)       columns of different lengths were combined
     ├── NodeError                         a user function raised (chained with ``from``)
@@ -54,8 +54,12 @@ class UnknownNodeError(GraphError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class InputError(GraphError, TypeError):
-    """An external input is missing or does not have the declared type."""
+class InputError(GraphError, ValueError, TypeError):
+    """An external input is missing or does not have the declared type.
+
+    A ValueError like Apache Hamilton's (code that catches that keeps working), and a TypeError
+    since a wrong type is one.
+    """
 
 
 class PlanError(HamiltonFastError):

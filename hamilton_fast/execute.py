@@ -29,10 +29,10 @@ def collect_outputs(
     if not gids:
         return {}
     try:
-        frames = pl.collect_all(
-            [compiled.queries[g] for g in gids],
-            engine=engine,
-        )
+        if len(gids) == 1:  # the common case; collect_all adds a thread hop
+            frames = [compiled.queries[gids[0]].collect(engine=engine)]
+        else:
+            frames = pl.collect_all([compiled.queries[g] for g in gids], engine=engine)
     except pl.exceptions.PolarsError as exc:
         raise _locate_failure(compiled, graph, exc) from exc
     return dict(zip(gids, frames, strict=True))
@@ -114,7 +114,9 @@ def _finish(frame: pl.DataFrame, kind: ResultKind) -> Any:
 
 
 def _as_python_dtype(series: pl.Series) -> pl.Series:
-    """The dtype a Python int or float becomes in a DataFrame (what Hamilton's builder gives)."""
+    """The dtype a Python int, float or None becomes in a DataFrame (as Hamilton's builder)."""
+    if series.len() and series.null_count() == series.len():
+        return series.cast(pl.Null)  # the aggregate of nothing: Python's None
     if series.dtype.is_integer():
         return series.cast(pl.Int64)
     if series.dtype == pl.Float32:

@@ -35,6 +35,11 @@ __all__ = ["Compiled", "EngineName", "NodeReport", "TraceMemo", "compile_request
 # expression trees stay shallow (Polars walks them recursively).
 MAX_INLINE_DEPTH = 8
 
+# Deepest stack of `with_columns` layers in one query. Polars executes and optimizes plans
+# recursively; thousands of layers overflow a worker thread's stack (a 2,000-node chain of
+# shifts crashed `collect_all`), so a deeper chain is collected in stages of this many layers.
+MAX_LAYERS = 256
+
 TraceMemo = dict[Hashable, "Traced | Opaque"]
 
 EngineName = Literal["auto", "in-memory", "streaming", "gpu"]
@@ -157,6 +162,7 @@ class _Compiler:
         self.reports: dict[str, NodeReport] = {}
         self.gids = itertools.count()
         self.stage_breaks = 0
+        self.breaking = False  # inside stage_break: placing nodes must not start another
         needed = graph.upstream(self.outputs, stop_at=overrides)
         self.order = graph.sorted(needed)
         self.position = {name: i for i, name in enumerate(self.order)}
@@ -274,8 +280,12 @@ class _Compiler:
 
     def stage_break(self, group: _Group, extra: Sequence[str] = ()) -> pl.DataFrame:
         """Collect a row space's query so far, keeping only what later nodes still need."""
-        for name in sorted(group.unplaced):
-            self.materialize(name)
+        self.breaking = True
+        try:
+            for name in sorted(group.unplaced):
+                self.materialize(name)
+        finally:
+            self.breaking = False
         if group.collected is not None and not group.pending:
             return group.collected
         here = self.current
@@ -309,6 +319,8 @@ class _Compiler:
         slot.group.unplaced.discard(name)
         slot.group.place(name, slot.pending_expr.expr, slot.pending_deps)
         slot.pending_expr = None
+        if len(slot.group.pending) >= MAX_LAYERS and not self.breaking:
+            self.stage_break(slot.group)
 
     def real_value(self, name: str) -> Any:
         """The node's actual value (collecting its row space if it is a column or scalar)."""

@@ -11,12 +11,13 @@ materializes instead of inlining, which costs a little speed and never correctne
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import polars as pl
 
-__all__ = ["is_elementwise"]
+__all__ = ["is_elementwise", "with_python_int_semantics"]
 
 # Expression node types that map row i of their inputs to row i of their output.
 _ELEMENTWISE_NODES = frozenset(
@@ -142,3 +143,71 @@ def is_elementwise(expr: pl.Expr) -> bool:
     except Exception:  # e.g. Python UDFs, which need cloudpickle to serialize
         return False
     return _walk(tree)
+
+
+# Aggregations that return Polars' unsigned index type, where a `pl.Series` method returns a
+# Python int: `s.len() - 3` is -2 in Python but wraps around to 4294967294 in UInt32.
+_INDEX_AGGS = frozenset({"Count", "NUnique"})
+_INDEX_FUNCTIONS = frozenset({"NullCount", "ArgMax", "ArgMin", "ApproxNUnique"})
+_COMPARISONS = frozenset(
+    {"Eq", "EqValidity", "NotEq", "NotEqValidity", "Lt", "LtEq", "Gt", "GtEq", "And", "Or", "Xor"}
+)
+_INT64 = {"Literal": "Int64"}
+
+
+def _is_boolean(node: Any) -> bool:
+    if not isinstance(node, dict) or len(node) != 1:
+        return False
+    ((kind, body),) = node.items()
+    if kind == "BinaryExpr":
+        return body.get("op") in _COMPARISONS
+    if kind == "Function":
+        function = body.get("function")
+        return isinstance(function, dict) and "Boolean" in function
+    return False
+
+
+def _returns_index(node: Any) -> bool:
+    if node == "Len":
+        return True
+    if not isinstance(node, dict) or len(node) != 1:
+        return False
+    ((kind, body),) = node.items()
+    if kind == "Agg" and isinstance(body, dict) and len(body) == 1:
+        ((agg, inner),) = body.items()
+        return agg in _INDEX_AGGS or (agg == "Sum" and _is_boolean(inner))
+    if kind == "Function":
+        return _function_name(body.get("function")) in _INDEX_FUNCTIONS
+    return False
+
+
+def _cast_index_results(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_cast_index_results(item) for item in node]
+    if isinstance(node, dict):
+        rebuilt = {key: _cast_index_results(value) for key, value in node.items()}
+        if _returns_index(node):
+            return {"Cast": {"expr": rebuilt, "dtype": _INT64, "options": "Strict"}}
+        return rebuilt
+    if _returns_index(node):
+        return {"Cast": {"expr": node, "dtype": _INT64, "options": "Strict"}}
+    return node
+
+
+def with_python_int_semantics(expr: pl.Expr) -> pl.Expr:
+    """Cast counts, lengths and arg-extrema to Int64, as a Series method's Python int would be.
+
+    Used for functions annotated with ``pl.Series``: Apache Hamilton runs them eagerly, where
+    ``s.len()`` is a Python int, so ``s.len() - 3`` may be negative.
+
+    >>> pl.select(with_python_int_semantics(pl.lit([1, 2]).explode().len() - 3)).item()
+    -1
+    """
+    try:
+        text = expr.meta.serialize(format="json")
+    except Exception:
+        return expr
+    if not any(marker in text for marker in ('"Len"', "Count", "NUnique", "Arg", '"Sum"')):
+        return expr
+    rewritten = _cast_index_results(json.loads(text))
+    return pl.Expr.deserialize(io.StringIO(json.dumps(rewritten)), format="json")

@@ -18,7 +18,7 @@ import polars as pl
 
 from hamilton_fast.errors import PlanError
 from hamilton_fast.graph import Node
-from hamilton_fast.planner.exprs import is_elementwise
+from hamilton_fast.planner.exprs import is_elementwise, with_python_int_semantics
 
 __all__ = ["Opaque", "Traced", "trace_node"]
 
@@ -93,4 +93,6 @@ def trace_node(
                 "Hint: build it from one of its column parameters (e.g. "
                 "`pl.int_range(pl.len())` -> `x.cum_count()`)."
             )
+    if any(d.annotation is pl.Series for d in node.dependencies):
+        result = with_python_int_semantics(result)
     return Traced(result.alias(node.name), scalar=scalar, elementwise=is_elementwise(result))
