@@ -115,6 +115,7 @@ class Driver:
             self.modules, self.config, allow_module_overrides=allow_module_overrides
         )
         self._memo: TraceMemo = {}
+        self.last_compiled: Compiled | None = None  # how the last execute/explain ran each node
 
     # -- requests --------------------------------------------------------------------------
 
@@ -209,7 +210,9 @@ class Driver:
         names = self._final_names(final_vars)
         overrides = dict(overrides or {})
         values = self._check_request(names, dict(inputs or {}), overrides)
-        return compile_request(self.graph, names, values, overrides, self._memo, self.engine)
+        compiled = compile_request(self.graph, names, values, overrides, self._memo, self.engine)
+        self.last_compiled = compiled
+        return compiled
 
     def execute(
         self,
