@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import os
 import types
-import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
 from hamilton_fast.errors import GraphError, UnknownNodeError, format_problems
-from hamilton_fast.function_modifiers.base import location_of, modifiers_of
-from hamilton_fast.function_modifiers.configuration import ConfigSpec
-from hamilton_fast.function_modifiers.expanders import ExtractColumnsSpec
+from hamilton_fast.expand import ExpansionProblem, expand_function
+from hamilton_fast.nodes import (
+    Dependency,
+    Node,
+    NodeRole,
+    ValueShape,
+    describe_type,
+    shape_of_type,
+    short_path,
+    types_match,
+)
 
 __all__ = [
     "Dependency",
@@ -40,146 +43,6 @@ __all__ = [
     "short_path",
     "types_match",
 ]
-
-
-class NodeRole(Enum):
-    """Where a node's value comes from."""
-
-    FUNCTION = "function"  # a user function computes it
-    EXTRACTED = "extracted"  # a column of a frame node (@extract_columns)
-    INPUT = "input"  # passed in `inputs=` at execute time
-    CONFIG = "config"  # a key of the driver's config
-
-
-class ValueShape(Enum):
-    """What kind of value a type annotation promises; the planner starts from this."""
-
-    COLUMN = "column"  # pl.Series / pl.Expr: one value per row
-    FRAME = "frame"  # pl.DataFrame / pl.LazyFrame: a row space of its own
-    VALUE = "value"  # anything else: a Python value (scalar, dict, model, ...)
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """One parameter of a node's function: the node it names and the type it asks for."""
-
-    name: str
-    annotation: Any
-    has_default: bool = False
-    default: Any = None
-
-
-@dataclass(frozen=True, eq=False)
-class Node:
-    """One node of the graph.
-
-    ``fn`` is called with the dependency values as keyword arguments (absent for inputs and
-    config). ``origin`` is the user function the node comes from; ``column`` names the column an
-    EXTRACTED node reads from its single dependency.
-    """
-
-    name: str
-    annotation: Any
-    role: NodeRole
-    dependencies: tuple[Dependency, ...] = ()
-    fn: Callable[..., Any] | None = None
-    origin: Callable[..., Any] | None = None
-    column: str | None = None
-    fill_with: Any = None
-    has_fill: bool = False
-    tags: Mapping[str, Any] = field(default_factory=dict)
-    doc: str = ""
-    module: str | None = None
-
-    @property
-    def shape(self) -> ValueShape:
-        return shape_of_type(self.annotation)
-
-    @property
-    def location(self) -> str:
-        """``file:line`` of the originating function (empty for inputs and config)."""
-        return short_path(location_of(self.origin)) if self.origin is not None else ""
-
-    @property
-    def signature(self) -> str:
-        """``name(a: pl.Series, b: float)`` as the user wrote it, for messages."""
-        fn_name = self.origin.__name__ if self.origin is not None else self.name
-        params = ", ".join(f"{d.name}: {describe_type(d.annotation)}" for d in self.dependencies)
-        return f"{fn_name}({params})"
-
-    def describe(self) -> str:
-        """One line naming the node's function and where it is defined."""
-        if self.role is NodeRole.INPUT:
-            return f"`{self.name}` (external input)"
-        if self.role is NodeRole.CONFIG:
-            return f"`{self.name}` (config)"
-        return f"{self.signature} at {self.location}"
-
-
-def short_path(location: str) -> str:
-    """A location relative to the working directory when it is below it."""
-    path, sep, line = location.rpartition(":")
-    if not sep:
-        return location
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return location
-    return f"{rel if not rel.startswith('..') else path}:{line}"
-
-
-_COLUMN_TYPES: tuple[type, ...] = (pl.Series, pl.Expr)
-_FRAME_TYPES: tuple[type, ...] = (pl.DataFrame, pl.LazyFrame)
-
-
-def shape_of_type(annotation: Any) -> ValueShape:
-    """Classify an annotation: column (Series/Expr), frame (DataFrame/LazyFrame) or value."""
-    if annotation in _COLUMN_TYPES:
-        return ValueShape.COLUMN
-    if annotation in _FRAME_TYPES:
-        return ValueShape.FRAME
-    return ValueShape.VALUE
-
-
-def describe_type(annotation: Any) -> str:
-    """``pl.Series`` rather than ``<class 'polars.series.series.Series'>``."""
-    if isinstance(annotation, type):
-        module = annotation.__module__
-        if module.startswith("polars"):
-            return f"pl.{annotation.__name__}"
-        if module == "builtins":
-            return annotation.__name__
-        return f"{module}.{annotation.__qualname__}"
-    return repr(annotation).replace("typing.", "")
-
-
-def types_match(provided: Any, required: Any) -> bool:
-    """Can a node of type ``provided`` feed a parameter annotated ``required``?
-
-    Hamilton's rule (equal, ``Any``, subclass, member of a union, same generic origin), plus:
-    ``pl.Series`` and ``pl.Expr`` are interchangeable, since both denote a column node.
-    """
-    if required is Any or provided is Any or provided == required:
-        return True
-    if provided in _COLUMN_TYPES and required in _COLUMN_TYPES:
-        return True
-    if isinstance(required, typing.TypeVar) or isinstance(provided, typing.TypeVar):
-        return bool(required == provided)
-    required_origin = typing.get_origin(required)
-    if required_origin in (typing.Union, types.UnionType):
-        return any(types_match(provided, arg) for arg in typing.get_args(required))
-    provided_origin = typing.get_origin(provided)
-    if provided_origin in (typing.Union, types.UnionType):
-        return all(types_match(arg, required) for arg in typing.get_args(provided))
-    if required_origin is not None or provided_origin is not None:
-        left = provided_origin or provided
-        right = required_origin or required
-        if typing.get_args(required) and typing.get_args(provided):
-            return bool(provided == required)
-        return isinstance(left, type) and isinstance(right, type) and issubclass(left, right)
-    return (
-        isinstance(provided, type) and isinstance(required, type) and issubclass(provided, required)
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,11 +136,6 @@ def _module_functions(module: types.ModuleType) -> list[Callable[..., Any]]:
     return found
 
 
-def _strip_suffix(name: str) -> str:
-    head, sep, _ = name.rpartition("__")
-    return head if sep and head else name
-
-
 class _Builder:
     """Collects nodes and problems; :meth:`finish` validates and freezes the graph."""
 
@@ -310,109 +168,13 @@ class _Builder:
         self.nodes[node.name] = node
 
     def add_function(self, fn: Callable[..., Any], module: types.ModuleType) -> None:
-        specs = modifiers_of(fn)
-        name = fn.__name__
-        for spec in specs:
-            if isinstance(spec, ConfigSpec):
-                try:
-                    keep = bool(spec.resolves(self.config))
-                except Exception as exc:  # a user-written resolver
-                    self.problems.append(
-                        f"GraphError: @config condition {spec.description} on `{fn.__name__}` "
-                        f"raised {type(exc).__name__}: {exc}\n  at {short_path(location_of(fn))}\n"
-                        "Hint: make the condition handle a missing key (use cfg.get(key))."
-                    )
-                    return
-                if not keep:
-                    return
-                name = spec.target_name or _strip_suffix(fn.__name__)
-        hints = self._type_hints(fn)
-        if hints is None:
-            return
-        signature = inspect.signature(fn)
-        dependencies: list[Dependency] = []
-        missing: list[str] = []
-        for param in signature.parameters.values():
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                self.problems.append(
-                    f"GraphError: `{name}` takes *{param.name}; nodes need named parameters.\n"
-                    f"  at {short_path(location_of(fn))}\n"
-                    "Hint: list each dependency as its own parameter."
-                )
-                return
-            if param.name not in hints:
-                missing.append(param.name)
-                continue
-            has_default = param.default is not inspect.Parameter.empty
-            dependencies.append(
-                Dependency(
-                    param.name,
-                    hints[param.name],
-                    has_default,
-                    param.default if has_default else None,
-                )
-            )
-        if "return" not in hints:
-            missing.append("return")
-        if missing:
-            what = ", ".join("the return value" if m == "return" else f"`{m}`" for m in missing)
-            self.problems.append(
-                f"GraphError: `{name}` has no type annotation for {what}.\n"
-                f"  at {fn.__name__}{signature} {short_path(location_of(fn))}\n"
-                "Hint: annotate every parameter and the return, e.g. "
-                "`def spend_per_signup(spend: pl.Series, signups: pl.Series) -> pl.Series:`."
-            )
-            return
-        base = Node(
-            name=name,
-            annotation=hints["return"],
-            role=NodeRole.FUNCTION,
-            dependencies=tuple(dependencies),
-            fn=fn,
-            origin=fn,
-            doc=inspect.getdoc(fn) or "",
-            module=module.__name__,
-        )
-        self.add(base)
-        for spec in specs:
-            if isinstance(spec, ExtractColumnsSpec):
-                self._extract(base, spec)
-
-    def _extract(self, base: Node, spec: ExtractColumnsSpec) -> None:
-        if base.shape is not ValueShape.FRAME:
-            self.problems.append(
-                f"GraphError: @extract_columns on `{base.name}` needs a function returning "
-                f"pl.DataFrame or pl.LazyFrame, but it is annotated "
-                f"{describe_type(base.annotation)}.\n  at {base.location}\n"
-                "Hint: annotate the return as `-> pl.DataFrame` (or `pl.LazyFrame`)."
-            )
-            return
-        for column, doc in zip(spec.columns, spec.docs, strict=True):
-            self.add(
-                Node(
-                    name=column,
-                    annotation=pl.Series,
-                    role=NodeRole.EXTRACTED,
-                    dependencies=(Dependency(base.name, base.annotation),),
-                    origin=base.origin,
-                    column=column,
-                    fill_with=spec.fill_with,
-                    has_fill=spec.has_fill,
-                    doc=doc,
-                    module=base.module,
-                )
-            )
-
-    def _type_hints(self, fn: Callable[..., Any]) -> dict[str, Any] | None:
         try:
-            return typing.get_type_hints(fn)
-        except Exception as exc:
-            self.problems.append(
-                f"GraphError: the annotations of `{fn.__name__}` cannot be resolved: "
-                f"{type(exc).__name__}: {exc}\n  at {short_path(location_of(fn))}\n"
-                "Hint: import every type used in an annotation at module level."
-            )
-            return None
+            expansion = expand_function(fn, module.__name__, self.config)
+        except ExpansionProblem as problem:
+            self.problems.append(str(problem))
+            return
+        for node in expansion.nodes:
+            self.add(node)
 
     def link(self) -> None:
         """Create input and config nodes for unmatched parameters, and type-check every edge."""

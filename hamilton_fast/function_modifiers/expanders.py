@@ -1,15 +1,46 @@
-"""``@extract_columns``: one node per column of a frame-returning function, as in Hamilton."""
+"""Decorators that turn one function into several nodes, as in Hamilton.
+
+``extract_columns``, ``extract_fields``, ``unpack_fields``, the ``parameterize`` family and
+``inject`` (which fills parameters without adding nodes).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hamilton_fast.errors import ModifierError
 from hamilton_fast.function_modifiers.base import ModifierSpec, attach, location_of
+from hamilton_fast.function_modifiers.dependencies import (
+    ConfigDependency,
+    GroupedDict,
+    GroupedList,
+    LiteralDependency,
+    ParametrizedDependency,
+    UpstreamDependency,
+    source,
+    value,
+)
 
-__all__ = ["ExtractColumnsSpec", "extract_columns"]
+__all__ = [
+    "ExtractColumnsSpec",
+    "ExtractFieldsSpec",
+    "InjectSpec",
+    "Parameterization",
+    "ParameterizeExtractSpec",
+    "ParameterizeSpec",
+    "ParameterizedExtract",
+    "UnpackFieldsSpec",
+    "extract_columns",
+    "extract_fields",
+    "inject",
+    "parameterize",
+    "parameterize_extract_columns",
+    "parameterize_sources",
+    "parameterize_values",
+    "unpack_fields",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,3 +116,231 @@ class extract_columns:
                 f"`{fn.__name__}_df`) so the column and the frame are different nodes."
             )
         return attach(fn, self._spec)
+
+
+def _check_dependency(fn_name: str, decorator: str, output: str, param: str, dep: Any) -> None:
+    if not isinstance(
+        dep, (LiteralDependency, UpstreamDependency, ConfigDependency, GroupedList, GroupedDict)
+    ):
+        raise ModifierError(
+            f"@{decorator} for `{output}` maps `{param}` to {dep!r}, which is neither source() "
+            f"nor value().\n  function: {fn_name}\n"
+            f"Hint: write {param}=value({dep!r}) for a literal, or "
+            f'{param}=source("node") for a node.'
+        )
+
+
+@dataclass(frozen=True)
+class Parameterization:
+    """One output of ``@parameterize``: its name, parameter mapping and optional docstring."""
+
+    output: str
+    mapping: tuple[tuple[str, ParametrizedDependency], ...]
+    doc: str | None = None
+
+
+@dataclass(frozen=True)
+class ParameterizeSpec(ModifierSpec):
+    """One node per :class:`Parameterization`, with parameters replaced as mapped."""
+
+    outputs: tuple[Parameterization, ...]
+    decorator: str = "parameterize"
+
+    @property
+    def decorator_name(self) -> str:
+        return self.decorator
+
+
+class parameterize:
+    """Turn one function into several nodes, each with some parameters replaced.
+
+    Example:
+        >>> import polars as pl
+        >>> from hamilton_fast.function_modifiers import source, value
+        >>> @parameterize(
+        ...     spend_x2={"col": source("spend"), "k": value(2)},
+        ...     signups_x3=({"col": source("signups"), "k": value(3)}, "signups times three"),
+        ... )
+        ... def scaled(col: pl.Expr, k: int) -> pl.Expr:
+        ...     '''{col} times {k}'''
+        ...     return col * k
+    """
+
+    _decorator = "parameterize"
+
+    def __init__(
+        self, **parametrization: Mapping[str, Any] | tuple[Mapping[str, Any], str]
+    ) -> None:
+        if not parametrization:
+            raise ModifierError(
+                f"@{self._decorator} needs at least one output.\n"
+                'Hint: @parameterize(out_a={"x": source("a")}, out_b={"x": source("b")}).'
+            )
+        outputs = []
+        for output, spec in parametrization.items():
+            mapping, doc = (spec[0], spec[1]) if isinstance(spec, tuple) else (spec, None)
+            if not isinstance(mapping, Mapping):
+                raise ModifierError(
+                    f"@{self._decorator}: the mapping for `{output}` must be a dict of parameter "
+                    f"-> source()/value(), got {mapping!r}.\n"
+                    f'Hint: {output}={{"x": source("a")}}.'
+                )
+            outputs.append(Parameterization(output, tuple(mapping.items()), doc))
+        self._spec = ParameterizeSpec(tuple(outputs), self._decorator)
+
+    def __call__(self, fn: F) -> F:
+        for out in self._spec.outputs:
+            for param, dep in out.mapping:
+                _check_dependency(fn.__name__, self._decorator, out.output, param, dep)
+        return attach(fn, self._spec)
+
+
+class parameterize_sources(parameterize):
+    """``@parameterize`` where every replacement is a node name: ``out={"param": "node"}``."""
+
+    _decorator = "parameterize_sources"
+
+    def __init__(self, **parameterization: Mapping[str, str]) -> None:
+        super().__init__(
+            **{
+                output: {param: source(node) for param, node in mapping.items()}
+                for output, mapping in parameterization.items()
+            }
+        )
+
+
+class parameterize_values(parameterize):
+    """``@parameterize`` of one parameter with literal values.
+
+    ``assigned_output`` maps an output name (or ``(name, doc)``) to the value of ``parameter``.
+    """
+
+    _decorator = "parameterize_values"
+
+    def __init__(self, parameter: str, assigned_output: Mapping[Any, Any]) -> None:
+        spec: dict[str, Any] = {}
+        for key, literal in assigned_output.items():
+            if isinstance(key, tuple):
+                spec[key[0]] = ({parameter: value(literal)}, key[1])
+            else:
+                spec[key] = {parameter: value(literal)}
+        super().__init__(**spec)
+
+
+@dataclass(frozen=True)
+class ParameterizedExtract:
+    """One group of ``@parameterize_extract_columns``: the columns and the parameter mapping."""
+
+    outputs: tuple[str, ...]
+    input_mapping: Mapping[str, Any]
+
+    def __init__(
+        self, outputs: tuple[str, ...] | list[str], input_mapping: Mapping[str, Any]
+    ) -> None:
+        object.__setattr__(self, "outputs", tuple(outputs))
+        object.__setattr__(self, "input_mapping", dict(input_mapping))
+
+
+@dataclass(frozen=True)
+class ParameterizeExtractSpec(ModifierSpec):
+    """Call the frame function once per group, extracting that group's columns."""
+
+    extracts: tuple[ParameterizedExtract, ...]
+
+    @property
+    def decorator_name(self) -> str:
+        return "parameterize_extract_columns"
+
+
+def parameterize_extract_columns(*extract_config: ParameterizedExtract) -> Callable[[F], F]:
+    """``@parameterize`` and ``@extract_columns`` together, as in Hamilton."""
+    if not extract_config:
+        raise ModifierError(
+            "@parameterize_extract_columns needs at least one ParameterizedExtract.\n"
+            'Hint: ParameterizedExtract(("a", "b"), {"df": source("raw")}).'
+        )
+    spec = ParameterizeExtractSpec(tuple(extract_config))
+
+    def decorate(fn: F) -> F:
+        for extract in spec.extracts:
+            for param, dep in extract.input_mapping.items():
+                _check_dependency(
+                    fn.__name__, spec.decorator_name, ",".join(extract.outputs), param, dep
+                )
+        return attach(fn, spec)
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class InjectSpec(ModifierSpec):
+    """Replace parameters with sources, values or groups (no new node)."""
+
+    mapping: tuple[tuple[str, ParametrizedDependency], ...]
+
+    @property
+    def decorator_name(self) -> str:
+        return "inject"
+
+
+def inject(**key_mapping: Any) -> Callable[[F], F]:
+    """Fill parameters of the function from sources, values or groups."""
+    spec = InjectSpec(tuple(key_mapping.items()))
+
+    def decorate(fn: F) -> F:
+        for param, dep in spec.mapping:
+            _check_dependency(fn.__name__, "inject", fn.__name__, param, dep)
+        return attach(fn, spec)
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class ExtractFieldsSpec(ModifierSpec):
+    """One node per dict field; types from the mapping, or the TypedDict return annotation."""
+
+    fields: tuple[tuple[str, Any], ...] | None
+    names: tuple[str, ...] | None = None
+
+    @property
+    def decorator_name(self) -> str:
+        return "extract_fields"
+
+
+def extract_fields(
+    fields: Mapping[str, Any] | list[str] | tuple[str, ...] | None = None,
+) -> Callable[[F], F]:
+    """Expose fields of a returned dict as typed nodes."""
+    if isinstance(fields, Mapping):
+        if not fields:
+            raise ModifierError(
+                "@extract_fields was given an empty mapping.\n"
+                'Hint: @extract_fields({"a": int, "b": str}).'
+            )
+        spec = ExtractFieldsSpec(tuple(fields.items()))
+    elif fields is None:
+        spec = ExtractFieldsSpec(None)
+    else:
+        spec = ExtractFieldsSpec(None, tuple(fields))
+    return lambda fn: attach(fn, spec)
+
+
+@dataclass(frozen=True)
+class UnpackFieldsSpec(ModifierSpec):
+    """One node per element of a returned tuple, typed by the tuple annotation."""
+
+    fields: tuple[str, ...]
+
+    @property
+    def decorator_name(self) -> str:
+        return "unpack_fields"
+
+
+def unpack_fields(*fields: str) -> Callable[[F], F]:
+    """Expose elements of a returned tuple as nodes."""
+    if not fields:
+        raise ModifierError(
+            '@unpack_fields needs the field names.\nHint: @unpack_fields("X_train", "X_test").'
+        )
+    spec = UnpackFieldsSpec(tuple(fields))
+    return lambda fn: attach(fn, spec)

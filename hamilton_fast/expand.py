@@ -1,0 +1,613 @@
+"""Decorator specs -> nodes, in Hamilton's order of application.
+
+For one function: *resolvers* decide whether it is a node at all and under which name
+(``@config``, ``@hamilton_exclude``); the *creator* makes the base node (the function itself,
+or ``@does``); *injectors* fill parameters (``@inject``); one *expander* turns the node into
+several (``@parameterize``, ``@extract_columns``, ``@extract_fields``, ...); *transformers*
+rewrite the final nodes (``@check_output``, ``@pipe_output``, ``@mutate``); *decorators* add
+metadata (``@tag``, ``@schema.output``, ``@cache``).
+
+Generated nodes call the user's function through small callable objects that only rename
+arguments, so the planner traces them into the query just like plain functions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import polars as pl
+
+from hamilton_fast.function_modifiers.base import ModifierSpec, location_of, modifiers_of
+from hamilton_fast.function_modifiers.configuration import ConfigSpec
+from hamilton_fast.function_modifiers.dependencies import (
+    ConfigDependency,
+    GroupedDict,
+    GroupedList,
+    LiteralDependency,
+    UpstreamDependency,
+)
+from hamilton_fast.function_modifiers.expanders import (
+    ExtractColumnsSpec,
+    ExtractFieldsSpec,
+    InjectSpec,
+    ParameterizeExtractSpec,
+    ParameterizeSpec,
+    UnpackFieldsSpec,
+)
+from hamilton_fast.function_modifiers.macros import DoesSpec
+from hamilton_fast.function_modifiers.metadata import (
+    CacheSpec,
+    ExcludeSpec,
+    SchemaSpec,
+    TagOutputsSpec,
+    TagSpec,
+)
+from hamilton_fast.nodes import Dependency, Node, NodeRole, ValueShape, short_path
+
+__all__ = ["Expansion", "expand_function", "strip_suffix"]
+
+_EXPANDERS = (
+    ExtractColumnsSpec,
+    ExtractFieldsSpec,
+    ParameterizeExtractSpec,
+    ParameterizeSpec,
+    UnpackFieldsSpec,
+)
+
+
+class ExpansionProblem(Exception):
+    """Internal: one problem with one function; collected into a GraphError by the builder."""
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The nodes one function contributes (empty when config or exclusion drops it)."""
+
+    nodes: tuple[Node, ...]
+
+
+def strip_suffix(name: str) -> str:
+    """``spend__thousands`` -> ``spend``: the node name of a ``@config`` variant."""
+    head, sep, _ = name.rpartition("__")
+    return head if sep and head else name
+
+
+def _where(fn: Callable[..., Any]) -> str:
+    return f"{fn.__name__} at {short_path(location_of(fn))}"
+
+
+def _problem(
+    fn: Callable[..., Any], spec: ModifierSpec | None, message: str, hint: str
+) -> Exception:
+    decorator = f"@{spec.decorator_name} " if spec is not None else ""
+    return ExpansionProblem(
+        f"GraphError: {decorator}on `{fn.__name__}`: {message}\n  function: {_where(fn)}\n"
+        f"Hint: {hint}"
+    )
+
+
+# -- calling conventions for generated nodes ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Call ``fn`` with parameters filled from node values (by name) and literals.
+
+    ``sources`` maps a parameter to the node it reads; ``literals`` to a fixed value; ``lists``
+    and ``dicts`` to groups of either. Parameters not mentioned are passed through by name.
+    """
+
+    fn: Callable[..., Any]
+    sources: tuple[tuple[str, str], ...] = ()
+    literals: tuple[tuple[str, Any], ...] = ()
+    lists: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    dicts: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...] = ()
+    passthrough: tuple[str, ...] = ()
+
+    def __call__(self, **kwargs: Any) -> Any:
+        args: dict[str, Any] = {p: kwargs[p] for p in self.passthrough if p in kwargs}
+        for param, node in self.sources:
+            if node in kwargs:
+                args[param] = kwargs[node]
+        for param, literal in self.literals:
+            args[param] = literal
+        for param, items in self.lists:
+            args[param] = [kwargs[v] if k == "source" else v for k, v in items]
+        for param, entries in self.dicts:
+            args[param] = {key: kwargs[v] if k == "source" else v for key, k, v in entries}
+        return self.fn(**args)
+
+
+@dataclass(frozen=True)
+class Extract:
+    """Read one field, element or column of a dependency's value."""
+
+    dependency: str
+    key: Any
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return kwargs[self.dependency][self.key]
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """Call ``fn`` and rename the columns of the frame it returns, positionally."""
+
+    fn: Callable[..., Any]
+    columns: tuple[str, ...]
+
+    def __call__(self, **kwargs: Any) -> Any:
+        frame = self.fn(**kwargs)
+        names = list(frame.collect_schema().names())
+        mapping = dict(zip(names, self.columns, strict=False))
+        return frame.rename(mapping)
+
+
+# -- creation ----------------------------------------------------------------------------------
+
+
+def _function_node(fn: Callable[..., Any], name: str, module: str) -> Node:
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:
+        raise _problem(
+            fn,
+            None,
+            f"its annotations cannot be resolved: {type(exc).__name__}: {exc}",
+            "import every type used in an annotation at module level.",
+        ) from exc
+    signature = inspect.signature(fn)
+    dependencies: list[Dependency] = []
+    missing: list[str] = []
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise _problem(
+                fn,
+                None,
+                f"it takes *{param.name}; nodes need named parameters",
+                "list each dependency as its own parameter, or use @does for a **kwargs helper.",
+            )
+        if param.name not in hints:
+            missing.append(param.name)
+            continue
+        has_default = param.default is not inspect.Parameter.empty
+        dependencies.append(
+            Dependency(
+                param.name, hints[param.name], has_default, param.default if has_default else None
+            )
+        )
+    if "return" not in hints:
+        missing.append("return")
+    if missing:
+        what = ", ".join("the return value" if m == "return" else f"`{m}`" for m in missing)
+        raise ExpansionProblem(
+            f"GraphError: `{name}` has no type annotation for {what}.\n"
+            f"  at {fn.__name__}{signature} {short_path(location_of(fn))}\n"
+            "Hint: annotate every parameter and the return, e.g. "
+            "`def spend_per_signup(spend: pl.Series, signups: pl.Series) -> pl.Series:`."
+        )
+    return Node(
+        name=name,
+        annotation=hints["return"],
+        role=NodeRole.FUNCTION,
+        dependencies=tuple(dependencies),
+        fn=fn,
+        origin=fn,
+        tags={"module": module},
+        doc=inspect.getdoc(fn) or "",
+        module=module,
+    )
+
+
+def _does(node: Node, spec: DoesSpec) -> Node:
+    fn = node.origin
+    assert fn is not None
+    replacing = spec.replacing_function
+    mapping = dict(spec.argument_mapping)  # replacing-function param -> decorated param
+    params = inspect.signature(replacing).parameters
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    reverse = {v: k for k, v in mapping.items()}
+    for dep in node.dependencies:
+        target = reverse.get(dep.name, dep.name)
+        if target not in params and not var_kw:
+            raise _problem(
+                fn,
+                spec,
+                f"`{replacing.__name__}` has no parameter for `{dep.name}`",
+                f'map it: @does({replacing.__name__}, {next(iter(params), "x")}="{dep.name}").',
+            )
+    bound = Bound(
+        replacing,
+        sources=tuple((reverse.get(d.name, d.name), d.name) for d in node.dependencies),
+    )
+    return replace(node, fn=bound)
+
+
+# -- injection ---------------------------------------------------------------------------------
+
+
+def _element_type(annotation: Any, index: int) -> Any:
+    args = typing.get_args(annotation)
+    return args[index] if len(args) > index else Any
+
+
+def _apply_mapping(
+    node: Node,
+    mapping: Sequence[tuple[str, Any]],
+    spec: ModifierSpec,
+    config: Mapping[str, Any],
+) -> Node:
+    """Replace the parameters in ``mapping`` with sources, values or groups."""
+    fn = node.origin
+    assert fn is not None
+    by_name = {d.name: d for d in node.dependencies}
+    missing = [p for p, _ in mapping if p not in by_name]
+    if missing:
+        raise _problem(
+            fn,
+            spec,
+            f"it maps {', '.join(f'`{m}`' for m in missing)}, which "
+            f"{'is not a parameter' if len(missing) == 1 else 'are not parameters'} of the "
+            "function",
+            f"the parameters are {', '.join(f'`{d}`' for d in by_name) or '(none)'}.",
+        )
+    mapped = dict(mapping)
+    sources: list[tuple[str, str]] = []
+    literals: list[tuple[str, Any]] = []
+    lists: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
+    dicts: list[tuple[str, tuple[tuple[str, str, Any], ...]]] = []
+    deps: list[Dependency] = []
+    for dep in node.dependencies:
+        rule = mapped.get(dep.name)
+        if rule is None:
+            sources.append((dep.name, dep.name))
+            deps.append(dep)
+        elif isinstance(rule, UpstreamDependency):
+            sources.append((dep.name, rule.source))
+            deps.append(Dependency(rule.source, dep.annotation))
+        elif isinstance(rule, LiteralDependency):
+            literals.append((dep.name, rule.value))
+        elif isinstance(rule, ConfigDependency):
+            if rule.key not in config:
+                raise _problem(
+                    fn,
+                    spec,
+                    f"`{dep.name}` reads config key `{rule.key}`, which is not in the config",
+                    f"add `{rule.key}` to with_config({{...}}).",
+                )
+            literals.append((dep.name, config[rule.key]))
+        elif isinstance(rule, GroupedList):
+            if typing.get_origin(dep.annotation) is not list:
+                raise _problem(
+                    fn,
+                    spec,
+                    f"group() fills `{dep.name}`, which is annotated "
+                    f"{dep.annotation!r}, not list[...]",
+                    f"annotate it as `{dep.name}: list[pl.Series]` (or the element type).",
+                )
+            element = _element_type(dep.annotation, 0)
+            items: list[tuple[str, Any]] = []
+            for item in rule.sources:
+                if isinstance(item, UpstreamDependency):
+                    items.append(("source", item.source))
+                    deps.append(Dependency(item.source, element))
+                else:
+                    items.append(("value", item.value))
+            lists.append((dep.name, tuple(items)))
+        elif isinstance(rule, GroupedDict):
+            if typing.get_origin(dep.annotation) is not dict:
+                raise _problem(
+                    fn,
+                    spec,
+                    f"group(...=...) fills `{dep.name}`, which is annotated "
+                    f"{dep.annotation!r}, not dict[str, ...]",
+                    f"annotate it as `{dep.name}: dict[str, pl.Series]`.",
+                )
+            element = _element_type(dep.annotation, 1)
+            entries: list[tuple[str, str, Any]] = []
+            for key, item in rule.sources:
+                if isinstance(item, UpstreamDependency):
+                    entries.append((key, "source", item.source))
+                    deps.append(Dependency(item.source, element))
+                else:
+                    entries.append((key, "value", item.value))
+            dicts.append((dep.name, tuple(entries)))
+    unique = list({d.name: d for d in deps}.values())
+    bound = Bound(
+        node.fn if node.fn is not None else fn,
+        sources=tuple(sources),
+        literals=tuple(literals),
+        lists=tuple(lists),
+        dicts=tuple(dicts),
+    )
+    return replace(node, dependencies=tuple(unique), fn=bound)
+
+
+# -- expanders ---------------------------------------------------------------------------------
+
+
+class _IdentityFormat(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _parameterize(node: Node, spec: ParameterizeSpec, config: Mapping[str, Any]) -> list[Node]:
+    fn = node.origin
+    assert fn is not None
+    out: list[Node] = []
+    for item in spec.outputs:
+        doc = item.doc
+        if doc is None and fn.__doc__:
+            values = {
+                p: (d.source if isinstance(d, UpstreamDependency) else d.value)
+                for p, d in item.mapping
+                if isinstance(d, (UpstreamDependency, LiteralDependency))
+            }
+            doc = inspect.cleandoc(fn.__doc__).format_map(
+                _IdentityFormat(output_name=item.output, **values)
+            )
+        expanded = _apply_mapping(node, item.mapping, spec, config)
+        out.append(replace(expanded, name=item.output, doc=doc or ""))
+    return out
+
+
+def _extract_columns(node: Node, spec: ExtractColumnsSpec) -> list[Node]:
+    fn = node.origin
+    assert fn is not None
+    if node.shape is not ValueShape.FRAME:
+        raise _problem(
+            fn,
+            spec,
+            f"it needs a function returning pl.DataFrame or pl.LazyFrame, but `{node.name}` is "
+            f"annotated {node.annotation!r}",
+            "annotate the return as `-> pl.DataFrame` (or `pl.LazyFrame`).",
+        )
+    columns = [
+        Node(
+            name=column,
+            annotation=pl.Series,
+            role=NodeRole.EXTRACTED,
+            dependencies=(Dependency(node.name, node.annotation),),
+            origin=fn,
+            column=column,
+            fill_with=spec.fill_with,
+            has_fill=spec.has_fill,
+            tags=dict(node.tags),
+            doc=doc,
+            module=node.module,
+        )
+        for column, doc in zip(spec.columns, spec.docs, strict=True)
+    ]
+    return [node, *columns]
+
+
+def _typed_dict_fields(annotation: Any) -> dict[str, Any] | None:
+    if isinstance(annotation, type) and typing.is_typeddict(annotation):
+        return typing.get_type_hints(annotation)
+    return None
+
+
+def _extract_fields(node: Node, spec: ExtractFieldsSpec) -> list[Node]:
+    fn = node.origin
+    assert fn is not None
+    typed = _typed_dict_fields(node.annotation)
+    if spec.fields is not None:
+        fields = dict(spec.fields)
+    elif typed is not None:
+        fields = typed if spec.names is None else {n: typed[n] for n in spec.names if n in typed}
+    else:
+        raise _problem(
+            fn,
+            spec,
+            "it has no field types: pass them, or return a TypedDict",
+            '@extract_fields({"a": int, "b": str}), or annotate the return as a TypedDict.',
+        )
+    origin = typing.get_origin(node.annotation) or node.annotation
+    if typed is None and origin is not dict:
+        raise _problem(
+            fn,
+            spec,
+            f"it needs a function returning dict, but `{node.name}` is annotated "
+            f"{node.annotation!r}",
+            "annotate the return as `-> dict` (or a TypedDict).",
+        )
+    return [node] + [
+        Node(
+            name=field,
+            annotation=annotation,
+            role=NodeRole.FUNCTION,
+            dependencies=(Dependency(node.name, node.annotation),),
+            fn=Extract(node.name, field),
+            origin=fn,
+            tags=dict(node.tags),
+            module=node.module,
+        )
+        for field, annotation in fields.items()
+    ]
+
+
+def _unpack_fields(node: Node, spec: UnpackFieldsSpec) -> list[Node]:
+    fn = node.origin
+    assert fn is not None
+    origin = typing.get_origin(node.annotation)
+    args = typing.get_args(node.annotation)
+    if origin is not tuple or not args:
+        raise _problem(
+            fn,
+            spec,
+            f"it needs a function annotated `-> tuple[...]`, got {node.annotation!r}",
+            "annotate the return as `tuple[int, str]` with one type per field.",
+        )
+    variadic = len(args) == 2 and args[1] is Ellipsis
+    if not variadic and len(args) != len(spec.fields):
+        raise _problem(
+            fn,
+            spec,
+            f"it names {len(spec.fields)} fields, but the return annotation has {len(args)}",
+            "name one field per tuple element.",
+        )
+    return [node] + [
+        Node(
+            name=field,
+            annotation=args[0] if variadic else args[index],
+            role=NodeRole.FUNCTION,
+            dependencies=(Dependency(node.name, node.annotation),),
+            fn=Extract(node.name, index),
+            origin=fn,
+            tags=dict(node.tags),
+            module=node.module,
+        )
+        for index, field in enumerate(spec.fields)
+    ]
+
+
+def _parameterize_extract(
+    node: Node, spec: ParameterizeExtractSpec, config: Mapping[str, Any]
+) -> list[Node]:
+    out: list[Node] = []
+    for index, extract in enumerate(spec.extracts):
+        mapped = _apply_mapping(node, tuple(extract.input_mapping.items()), spec, config)
+        assert mapped.fn is not None
+        frame = replace(
+            mapped, name=f"{node.name}__{index}", fn=Renamed(mapped.fn, extract.outputs)
+        )
+        out.extend(
+            _extract_columns(
+                frame,
+                ExtractColumnsSpec(extract.outputs, tuple("" for _ in extract.outputs)),
+            )
+        )
+    return out
+
+
+# -- decorators --------------------------------------------------------------------------------
+
+
+def _sinks(nodes: Sequence[Node]) -> set[str]:
+    names = {n.name for n in nodes}
+    consumed = {d.name for n in nodes for d in n.dependencies if d.name in names}
+    return names - consumed
+
+
+def _targets(
+    fn: Callable[..., Any], spec: ModifierSpec, nodes: Sequence[Node], target: Any
+) -> set[str]:
+    if target is None:
+        return _sinks(nodes)
+    wanted = {target} if isinstance(target, str) else set(target)
+    names = {n.name for n in nodes}
+    unknown = wanted - names
+    if unknown:
+        raise _problem(
+            fn,
+            spec,
+            f"target_ names {', '.join(sorted(unknown))}, which this function does not create",
+            f"it creates {', '.join(sorted(names))}.",
+        )
+    return wanted
+
+
+def _with_tags(nodes: list[Node], names: set[str], tags: Mapping[str, Any]) -> list[Node]:
+    return [
+        replace(
+            n,
+            tags={**n.tags, **{k: list(v) if isinstance(v, tuple) else v for k, v in tags.items()}},
+        )
+        if n.name in names
+        else n
+        for n in nodes
+    ]
+
+
+def _decorate(fn: Callable[..., Any], spec: ModifierSpec, nodes: list[Node]) -> list[Node]:
+    if isinstance(spec, TagSpec):
+        return _with_tags(nodes, _targets(fn, spec, nodes, spec.target), dict(spec.tags))
+    if isinstance(spec, TagOutputsSpec):
+        names = {n.name for n in nodes}
+        for node_name, node_tags in spec.tags:
+            if node_name not in names:
+                raise _problem(
+                    fn,
+                    spec,
+                    f"it tags `{node_name}`, which this function does not create",
+                    f"it creates {', '.join(sorted(names))}.",
+                )
+            nodes = _with_tags(nodes, {node_name}, dict(node_tags))
+        return nodes
+    if isinstance(spec, SchemaSpec):
+        text = ",".join(f"{name}={kind}" for name, kind in spec.fields)
+        targets = _targets(fn, spec, nodes, spec.target)
+        return _with_tags(nodes, targets, {"hamilton.internal.schema_output": text})
+    if isinstance(spec, CacheSpec):
+        cache_tags: dict[str, Any] = {}
+        if spec.behavior is not None:
+            cache_tags["cache.behavior"] = spec.behavior
+        if spec.format is not None:
+            cache_tags["cache.format"] = spec.format
+        return _with_tags(nodes, _targets(fn, spec, nodes, spec.target), cache_tags)
+    return nodes
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+
+def expand_function(fn: Callable[..., Any], module: str, config: Mapping[str, Any]) -> Expansion:
+    """The nodes ``fn`` contributes under ``config``.
+
+    Raises:
+        ExpansionProblem: one message (in the GraphError shape) for this function.
+    """
+    specs = modifiers_of(fn)
+    name = fn.__name__
+    for spec in specs:
+        if isinstance(spec, ExcludeSpec):
+            return Expansion(())
+        if isinstance(spec, ConfigSpec):
+            try:
+                keep = bool(spec.resolves(config))
+            except Exception as exc:  # a user-written resolver
+                raise _problem(
+                    fn,
+                    spec,
+                    f"the condition {spec.description} raised {type(exc).__name__}: {exc}",
+                    "make the condition handle a missing key (use cfg.get(key)).",
+                ) from exc
+            if not keep:
+                return Expansion(())
+            name = spec.target_name or strip_suffix(fn.__name__)
+    node = _function_node(fn, name, module)
+    for spec in specs:
+        if isinstance(spec, DoesSpec):
+            node = _does(node, spec)
+    for spec in specs:
+        if isinstance(spec, InjectSpec):
+            node = _apply_mapping(node, spec.mapping, spec, config)
+    expanders = [s for s in specs if isinstance(s, _EXPANDERS)]
+    if len(expanders) > 1:
+        raise _problem(
+            fn,
+            expanders[1],
+            f"it is combined with @{expanders[0].decorator_name}; a function takes one "
+            "expanding decorator",
+            "split the function in two, one decorator each.",
+        )
+    nodes: list[Node] = [node]
+    if expanders:
+        expander = expanders[0]
+        if isinstance(expander, ParameterizeSpec):
+            nodes = _parameterize(node, expander, config)
+        elif isinstance(expander, ExtractColumnsSpec):
+            nodes = _extract_columns(node, expander)
+        elif isinstance(expander, ExtractFieldsSpec):
+            nodes = _extract_fields(node, expander)
+        elif isinstance(expander, UnpackFieldsSpec):
+            nodes = _unpack_fields(node, expander)
+        elif isinstance(expander, ParameterizeExtractSpec):
+            nodes = _parameterize_extract(node, expander, config)
+    for spec in specs:
+        nodes = _decorate(fn, spec, nodes)
+    return Expansion(tuple(nodes))
