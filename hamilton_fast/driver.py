@@ -333,6 +333,89 @@ class Driver:
             self.graph[name]
         return [self._variable(n) for n in self.graph.sorted(self.graph.downstream(node_names))]
 
+    # -- pictures --------------------------------------------------------------------------
+
+    def display_all_functions(
+        self,
+        output_file_path: str | None = None,
+        render_kwargs: dict[str, Any] | None = None,
+        graphviz_kwargs: dict[str, Any] | None = None,
+        show_legend: bool = True,
+        orient: str = "LR",
+        hide_inputs: bool = False,
+        keep_dot: bool = False,
+    ) -> Any:
+        """The whole DAG as a ``hamilton_fast.viz.DagPicture`` (``.dot``, ``.render(path)``).
+
+        ``output_file_path`` ending in ``.dot`` writes DOT (no graphviz needed); ``.png``,
+        ``.svg`` ... call graphviz's ``dot`` program (no suffix: ``.png``, as in Hamilton).
+        """
+        from hamilton_fast import viz
+
+        return viz.graph_picture(
+            self,
+            output_file_path=output_file_path,
+            render_kwargs=render_kwargs,
+            graphviz_kwargs=graphviz_kwargs,
+            show_legend=show_legend,
+            orient=orient,
+            hide_inputs=hide_inputs,
+            keep_dot=keep_dot,
+        )
+
+    def visualize_execution(
+        self,
+        final_vars: Sequence[str | Callable[..., Any] | Variable],
+        output_file_path: str | None = None,
+        render_kwargs: dict[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        graphviz_kwargs: dict[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        show_legend: bool = True,
+        orient: str = "LR",
+        hide_inputs: bool = False,
+        bypass_validation: bool = False,
+        keep_dot: bool = False,
+        show_unused: bool = True,
+    ) -> Any:
+        """A request drawn on the DAG: outputs marked, each node styled by how it will run.
+
+        The request is planned as ``explain`` plans it (opaque functions before the final query
+        run); ``bypass_validation=True`` draws from annotations alone, without inputs.
+        ``show_unused=False`` leaves out nodes the request does not need.
+        """
+        from hamilton_fast import viz
+
+        names = self._final_names(final_vars)
+        reports = None
+        if not bypass_validation:
+            try:
+                reports = self._compile(names, inputs, overrides).reports
+            except InputError as exc:
+                raise viz.with_planning_hint(exc) from exc
+        return viz.execution_picture(
+            self,
+            names,
+            reports,
+            output_file_path=output_file_path,
+            render_kwargs=render_kwargs,
+            graphviz_kwargs=graphviz_kwargs,
+            overrides=tuple(overrides or ()),
+            show_legend=show_legend,
+            orient=orient,
+            hide_inputs=hide_inputs,
+            keep_dot=keep_dot,
+            show_unused=show_unused,
+        )
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, str]:
+        """A notebook shows the driver as a picture of its DAG."""
+        from hamilton_fast import viz
+
+        return viz.driver_mimebundle(self, include, exclude)
+
 
 def _matches(tags: Mapping[str, Any], query: Mapping[str, str | list[str] | None]) -> bool:
     for tag, wanted in query.items():

@@ -20,6 +20,7 @@ from typing import Any
 
 from hamilton_fast.errors import GraphError, UnknownNodeError, format_problems
 from hamilton_fast.expand import ExpansionProblem, expand_function
+from hamilton_fast.function_modifiers.base import ModifierSpec, modifiers_of
 from hamilton_fast.nodes import (
     Dependency,
     Node,
@@ -167,9 +168,16 @@ class _Builder:
                 return
         self.nodes[node.name] = node
 
-    def add_function(self, fn: Callable[..., Any], module: types.ModuleType) -> None:
+    def add_function(
+        self,
+        fn: Callable[..., Any],
+        module: types.ModuleType,
+        remote: tuple[tuple[ModifierSpec, Callable[..., Any]], ...] = (),
+    ) -> None:
         try:
-            expansion = expand_function(fn, module.__name__, self.config)
+            expansion = expand_function(
+                fn, module.__name__, self.config, remote, build_nodes=_nodes_of
+            )
         except ExpansionProblem as problem:
             self.problems.append(str(problem))
             return
@@ -257,6 +265,47 @@ class _Builder:
         return path[index[current] :]
 
 
+def _remote_specs(
+    modules: Sequence[types.ModuleType],
+) -> dict[int, list[tuple[ModifierSpec, Callable[..., Any]]]]:
+    """Specs declared on one function that transform another (``@mutate``), by target id.
+
+    Private functions count here: a mutating function is usually ``_``-prefixed so it is not a
+    node itself.
+    """
+    found: dict[int, list[tuple[ModifierSpec, Callable[..., Any]]]] = {}
+    for module in modules:
+        for _, value in sorted(vars(module).items()):
+            if not inspect.isfunction(value) or value.__module__ != module.__name__:
+                continue
+            for spec in modifiers_of(value):
+                for target in spec.remote_targets():
+                    found.setdefault(id(inspect.unwrap(target)), []).append((spec, value))
+    return found
+
+
+def _add_modules(builder: _Builder, modules: Sequence[types.ModuleType]) -> None:
+    remote = _remote_specs(modules)
+    for module in modules:
+        if not isinstance(module, types.ModuleType):
+            raise GraphError(
+                f"with_modules() takes modules, got {type(module).__name__} {module!r}.\n"
+                "Hint: pass the imported module object: `import features; "
+                "Builder().with_modules(features)`."
+            )
+        for fn in _module_functions(module):
+            builder.add_function(fn, module, tuple(remote.get(id(fn), ())))
+
+
+def _nodes_of(modules: Sequence[Any], config: Mapping[str, Any]) -> list[Node]:
+    """The unlinked nodes of ``modules`` under ``config`` (for ``@subdag``)."""
+    builder = _Builder(dict(config), allow_overrides=False)
+    _add_modules(builder, modules)
+    if builder.problems:
+        raise GraphError(format_problems(builder.problems))
+    return list(builder.nodes.values())
+
+
 def build_graph(
     modules: Sequence[types.ModuleType],
     config: Mapping[str, Any] | None = None,
@@ -271,15 +320,7 @@ def build_graph(
     """
     cfg = dict(config or {})
     builder = _Builder(cfg, allow_module_overrides)
-    for module in modules:
-        if not isinstance(module, types.ModuleType):
-            raise GraphError(
-                f"with_modules() takes modules, got {type(module).__name__} {module!r}.\n"
-                "Hint: pass the imported module object: `import features; "
-                "Builder().with_modules(features)`."
-            )
-        for fn in _module_functions(module):
-            builder.add_function(fn, module)
+    _add_modules(builder, modules)
     builder.link()
     order = builder.topological_order()
     if builder.problems:

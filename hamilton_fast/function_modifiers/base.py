@@ -29,6 +29,10 @@ class ModifierSpec:
     def decorator_name(self) -> str:
         return type(self).__name__
 
+    def remote_targets(self) -> tuple[Callable[..., Any], ...]:
+        """Functions this spec transforms other than the one it decorates (``@mutate``)."""
+        return ()
+
 
 def attach(fn: F, spec: ModifierSpec) -> F:
     """Record ``spec`` on ``fn`` (innermost decorator first) and return ``fn`` unchanged."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from hamilton_fast.expand.registry import ExpansionContext, handler_for, register
 from hamilton_fast.function_modifiers.base import ModifierSpec, location_of, modifiers_of
 from hamilton_fast.function_modifiers.configuration import ConfigSpec
 from hamilton_fast.function_modifiers.dependencies import (
@@ -48,15 +49,7 @@ from hamilton_fast.function_modifiers.metadata import (
 )
 from hamilton_fast.nodes import Dependency, Node, NodeRole, ValueShape, short_path
 
-__all__ = ["Expansion", "expand_function", "strip_suffix"]
-
-_EXPANDERS = (
-    ExtractColumnsSpec,
-    ExtractFieldsSpec,
-    ParameterizeExtractSpec,
-    ParameterizeSpec,
-    UnpackFieldsSpec,
-)
+__all__ = ["Bound", "Expansion", "ExpansionProblem", "Extract", "expand_function", "strip_suffix"]
 
 
 class ExpansionProblem(Exception):
@@ -552,20 +545,59 @@ def _decorate(fn: Callable[..., Any], spec: ModifierSpec, nodes: list[Node]) -> 
     return nodes
 
 
+# -- registration of the built-in families -----------------------------------------------------
+
+
+@register("create", DoesSpec)
+def _create_does(spec: DoesSpec, ctx: ExpansionContext) -> list[Node]:
+    return [_does(_function_node(ctx.fn, ctx.name, ctx.module), spec)]
+
+
+@register("inject", InjectSpec)
+def _inject(spec: InjectSpec, node: Node, ctx: ExpansionContext) -> list[Node]:
+    return [_apply_mapping(node, spec.mapping, spec, ctx.config)]
+
+
+@register("expand", ParameterizeSpec)
+def _expand_parameterize(spec: ParameterizeSpec, node: Node, ctx: ExpansionContext) -> list[Node]:
+    return _parameterize(node, spec, ctx.config)
+
+
+@register("expand", ExtractColumnsSpec)
+def _expand_columns(spec: ExtractColumnsSpec, node: Node, ctx: ExpansionContext) -> list[Node]:
+    return _extract_columns(node, spec)
+
+
+@register("expand", ExtractFieldsSpec)
+def _expand_fields(spec: ExtractFieldsSpec, node: Node, ctx: ExpansionContext) -> list[Node]:
+    return _extract_fields(node, spec)
+
+
+@register("expand", UnpackFieldsSpec)
+def _expand_unpack(spec: UnpackFieldsSpec, node: Node, ctx: ExpansionContext) -> list[Node]:
+    return _unpack_fields(node, spec)
+
+
+@register("expand", ParameterizeExtractSpec)
+def _expand_parameterize_extract(
+    spec: ParameterizeExtractSpec, node: Node, ctx: ExpansionContext
+) -> list[Node]:
+    return _parameterize_extract(node, spec, ctx.config)
+
+
+for _spec_type in (TagSpec, TagOutputsSpec, SchemaSpec, CacheSpec):
+    register("decorate", _spec_type)(lambda spec, nodes, ctx: _decorate(ctx.fn, spec, nodes))
+
+
 # -- the pipeline ------------------------------------------------------------------------------
 
 
-def expand_function(fn: Callable[..., Any], module: str, config: Mapping[str, Any]) -> Expansion:
-    """The nodes ``fn`` contributes under ``config``.
-
-    Raises:
-        ExpansionProblem: one message (in the GraphError shape) for this function.
-    """
-    specs = modifiers_of(fn)
+def _resolve(fn: Callable[..., Any], config: Mapping[str, Any]) -> str | None:
+    """The node name under ``config``, or None when the function is not a node."""
     name = fn.__name__
-    for spec in specs:
+    for spec in modifiers_of(fn):
         if isinstance(spec, ExcludeSpec):
-            return Expansion(())
+            return None
         if isinstance(spec, ConfigSpec):
             try:
                 keep = bool(spec.resolves(config))
@@ -577,37 +609,61 @@ def expand_function(fn: Callable[..., Any], module: str, config: Mapping[str, An
                     "make the condition handle a missing key (use cfg.get(key)).",
                 ) from exc
             if not keep:
-                return Expansion(())
+                return None
             name = spec.target_name or strip_suffix(fn.__name__)
-    node = _function_node(fn, name, module)
-    for spec in specs:
-        if isinstance(spec, DoesSpec):
-            node = _does(node, spec)
-    for spec in specs:
-        if isinstance(spec, InjectSpec):
-            node = _apply_mapping(node, spec.mapping, spec, config)
-    expanders = [s for s in specs if isinstance(s, _EXPANDERS)]
-    if len(expanders) > 1:
+    return name
+
+
+def _one_per_function(
+    fn: Callable[..., Any], phase: str, specs: Sequence[ModifierSpec]
+) -> ModifierSpec | None:
+    found = [s for s in specs if handler_for(phase, s) is not None]
+    if len(found) > 1:
         raise _problem(
             fn,
-            expanders[1],
-            f"it is combined with @{expanders[0].decorator_name}; a function takes one "
-            "expanding decorator",
+            found[1],
+            f"it is combined with @{found[0].decorator_name}; a function takes one "
+            f"{'expanding' if phase == 'expand' else 'node-creating'} decorator",
             "split the function in two, one decorator each.",
         )
-    nodes: list[Node] = [node]
-    if expanders:
-        expander = expanders[0]
-        if isinstance(expander, ParameterizeSpec):
-            nodes = _parameterize(node, expander, config)
-        elif isinstance(expander, ExtractColumnsSpec):
-            nodes = _extract_columns(node, expander)
-        elif isinstance(expander, ExtractFieldsSpec):
-            nodes = _extract_fields(node, expander)
-        elif isinstance(expander, UnpackFieldsSpec):
-            nodes = _unpack_fields(node, expander)
-        elif isinstance(expander, ParameterizeExtractSpec):
-            nodes = _parameterize_extract(node, expander, config)
+    return found[0] if found else None
+
+
+def expand_function(
+    fn: Callable[..., Any],
+    module: str,
+    config: Mapping[str, Any],
+    remote: tuple[tuple[ModifierSpec, Callable[..., Any]], ...] = (),
+    build_nodes: Callable[[Sequence[Any], Mapping[str, Any]], list[Node]] | None = None,
+) -> Expansion:
+    """The nodes ``fn`` contributes under ``config``.
+
+    ``remote`` are transformer specs declared on other functions that target ``fn``
+    (``@mutate``). Raises ExpansionProblem: one message, in the GraphError shape.
+    """
+    name = _resolve(fn, config)
+    if name is None:
+        return Expansion(())
+    specs = modifiers_of(fn)
+    ctx = ExpansionContext(fn, module, config, remote, build_nodes, name=name)
+    creator = _one_per_function(fn, "create", specs)
+    if creator is not None:
+        nodes = handler_for("create", creator)(creator, ctx)  # type: ignore[misc]
+    else:
+        nodes = [_function_node(fn, name, module)]
     for spec in specs:
-        nodes = _decorate(fn, spec, nodes)
+        inject = handler_for("inject", spec)
+        if inject is not None:
+            nodes = nodes[:-1] + inject(spec, nodes[-1], ctx)
+    expander = _one_per_function(fn, "expand", specs)
+    if expander is not None:
+        nodes = nodes[:-1] + handler_for("expand", expander)(expander, nodes[-1], ctx)  # type: ignore[misc]
+    for spec in [*specs, *(s for s, _ in remote)]:
+        transform = handler_for("transform", spec)
+        if transform is not None:
+            nodes = transform(spec, nodes, ctx)
+    for spec in specs:
+        decorate = handler_for("decorate", spec)
+        if decorate is not None:
+            nodes = decorate(spec, nodes, ctx)
     return Expansion(tuple(nodes))

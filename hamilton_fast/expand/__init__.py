@@ -1,0 +1,28 @@
+"""Graph stage, part one: decorator specs -> nodes (see :mod:`hamilton_fast.expand.core`).
+
+Decorator families register handlers in :mod:`hamilton_fast.expand.registry`; importing this
+package imports every family so their handlers are in place.
+"""
+
+from __future__ import annotations
+
+from hamilton_fast.expand.core import (
+    Bound,
+    Expansion,
+    ExpansionProblem,
+    Extract,
+    expand_function,
+    strip_suffix,
+)
+from hamilton_fast.expand.registry import ExpansionContext, register
+
+__all__ = [
+    "Bound",
+    "Expansion",
+    "ExpansionContext",
+    "ExpansionProblem",
+    "Extract",
+    "expand_function",
+    "register",
+    "strip_suffix",
+]
