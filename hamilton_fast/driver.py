@@ -23,8 +23,15 @@ from typing import Any
 import polars as pl
 
 from hamilton_fast.errors import GraphError, InputError, format_problems
-from hamilton_fast.execute import ResultKind, collect_outputs, shape_result
+from hamilton_fast.execute import (
+    ResultKind,
+    collect_outputs,
+    enforce_checks,
+    judge_checks,
+    shape_result,
+)
 from hamilton_fast.graph import Graph, NodeRole, build_graph, describe_type
+from hamilton_fast.nodes import CheckOutcome
 from hamilton_fast.planner.compile import Compiled, EngineName, TraceMemo, compile_request
 
 __all__ = ["ENGINES", "Builder", "Driver", "Variable"]
@@ -116,6 +123,7 @@ class Driver:
         )
         self._memo: TraceMemo = {}
         self.last_compiled: Compiled | None = None  # how the last execute/explain ran each node
+        self.validation_results: tuple[CheckOutcome, ...] = ()  # @check_output, last execute
 
     # -- requests --------------------------------------------------------------------------
 
@@ -228,6 +236,8 @@ class Driver:
         del display_graph  # Hamilton's legacy flag; use visualize_execution instead
         compiled = self._compile(final_vars, inputs, overrides)
         frames = collect_outputs(compiled, self.graph, self.engine)
+        self.validation_results = judge_checks(compiled, frames)
+        enforce_checks(self.validation_results)
         return shape_result(compiled, frames, self.result_kind)
 
     def explain(

@@ -11,6 +11,7 @@ stage so callers can catch what they can handle::
     ├── PlanError                         a request cannot be compiled into a query
     │   └── ShapeError (ValueError)       columns of different lengths were combined
     ├── NodeError                         a user function raised (chained with ``from``)
+    ├── DataValidationError (ValueError)  a ``@check_output`` with importance "fail" failed
     └── CacheError                        the node cache cannot be read or written
 
 Messages follow one shape: the problem on the first line with node names in backticks, then
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "CacheError",
+    "DataValidationError",
     "GraphError",
     "HamiltonFastError",
     "InputError",
@@ -76,6 +78,14 @@ class NodeError(HamiltonFastError):
     def __init__(self, message: str, node: str) -> None:
         super().__init__(message)
         self.node = node
+
+
+class DataValidationError(HamiltonFastError, ValueError):
+    """A data-quality check with importance ``"fail"`` did not pass."""
+
+    def __init__(self, message: str, outcomes: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
 
 
 class CacheError(HamiltonFastError):

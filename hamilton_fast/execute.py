@@ -7,16 +7,20 @@ Arrow).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import polars as pl
 
-from hamilton_fast.errors import NodeError, PlanError, ShapeError
+from hamilton_fast.errors import DataValidationError, NodeError, PlanError, ShapeError
 from hamilton_fast.graph import Graph
-from hamilton_fast.planner.compile import Compiled, EngineName
+from hamilton_fast.nodes import CheckOutcome
+from hamilton_fast.planner.compile import Compiled, EngineName, judge_check
 
-__all__ = ["ResultKind", "collect_outputs", "shape_result"]
+__all__ = ["ResultKind", "collect_outputs", "enforce_checks", "judge_checks", "shape_result"]
+
+LOGGER = logging.getLogger("hamilton_fast.validation")
 
 ResultKind = Literal["polars", "dict", "lazy", "pandas"]
 
@@ -171,3 +175,40 @@ def _assemble(compiled: Compiled, frames: Mapping[int, pl.DataFrame]) -> pl.Data
             series = pl.Series(name, [first], dtype=series.dtype).new_from_index(0, height)
         columns.append(series)
     return pl.DataFrame(columns)
+
+
+def judge_checks(
+    compiled: Compiled, frames: Mapping[int, pl.DataFrame]
+) -> tuple[CheckOutcome, ...]:
+    """Every check of the run: those decided during planning, then those read from the query."""
+    outcomes = list(compiled.check_outcomes)
+    for pending in compiled.pending_checks:
+        series = frames[pending.group].get_column(pending.column)
+        value: Any = series
+        if pending.check.summary is not None:
+            value = series[0] if series.len() else None
+        else:
+            value = series.alias(pending.node)
+        outcomes.append(judge_check(pending.node, pending.check, value))
+    return tuple(outcomes)
+
+
+def enforce_checks(outcomes: tuple[CheckOutcome, ...]) -> None:
+    """Log failed ``warn`` checks; raise one error listing every failed ``fail`` check."""
+    failures = []
+    for outcome in outcomes:
+        if outcome.passes:
+            continue
+        text = f"`{outcome.node}` failed {outcome.validator}: {outcome.message}"
+        if outcome.importance == "fail":
+            failures.append(text)
+        else:
+            LOGGER.warning(text)
+    if failures:
+        raise DataValidationError(
+            "data validation failed:\n  "
+            + "\n  ".join(failures)
+            + '\nHint: fix the data or the function; use importance="warn" to log instead '
+            "of failing. `dr.validation_results` has every outcome.",
+            outcomes=outcomes,
+        )

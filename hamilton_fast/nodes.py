@@ -21,6 +21,8 @@ import polars as pl
 from hamilton_fast.function_modifiers.base import location_of
 
 __all__ = [
+    "Check",
+    "CheckOutcome",
     "Dependency",
     "Node",
     "NodeRole",
@@ -59,6 +61,34 @@ class Dependency:
     default: Any = None
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of one data-quality check on one node, after a run."""
+
+    node: str
+    validator: str
+    importance: str  # "warn" or "fail"
+    passes: bool
+    message: str
+    diagnostics: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A data-quality check evaluated in the same query that computes its node.
+
+    ``summary`` turns the node's column expression into a scalar expression (a fraction of
+    failing rows, a mean, ...) that the planner adds to the query, so checking costs no second
+    pass over the data; ``None`` hands the whole value to ``judge`` instead (custom validators).
+    ``judge`` turns the summary (or value) into ``(passes, message, diagnostics)``.
+    """
+
+    validator: str
+    importance: str
+    summary: Callable[[pl.Expr], pl.Expr] | None
+    judge: Callable[[Any], tuple[bool, str, Mapping[str, Any]]]
+
+
 @dataclass(frozen=True, eq=False)
 class Node:
     """One node of the graph.
@@ -80,6 +110,7 @@ class Node:
     tags: Mapping[str, Any] = field(default_factory=dict)
     doc: str = ""
     module: str | None = None
+    checks: tuple[Check, ...] = ()
 
     @property
     def shape(self) -> ValueShape:

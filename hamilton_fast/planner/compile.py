@@ -27,6 +27,7 @@ import polars as pl
 
 from hamilton_fast.errors import NodeError, PlanError, ShapeError
 from hamilton_fast.graph import Graph, Node, NodeRole
+from hamilton_fast.nodes import Check, CheckOutcome
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
 __all__ = ["Compiled", "EngineName", "NodeReport", "TraceMemo", "compile_request", "run_function"]
@@ -102,6 +103,16 @@ class _Slot:
 
 
 @dataclass(frozen=True)
+class PendingCheck:
+    """A check whose summary is a column of a final query (read after the collect)."""
+
+    node: str
+    check: Check
+    group: int
+    column: str
+
+
+@dataclass(frozen=True)
 class Compiled:
     """The lowered request: final queries per row space and what happened to each node."""
 
@@ -115,6 +126,8 @@ class Compiled:
     python_scalars: frozenset[str]
     reports: tuple[NodeReport, ...]
     stage_breaks: int
+    pending_checks: tuple[PendingCheck, ...] = ()
+    check_outcomes: tuple[CheckOutcome, ...] = ()  # checks already decided (opaque values)
 
 
 def run_function(node: Node, kwargs: Mapping[str, Any]) -> Any:
@@ -560,6 +573,33 @@ class _Compiler:
 
     # -- results ---------------------------------------------------------------------------
 
+    def _plan_checks(
+        self, extra: dict[int, tuple[_Group, list[pl.Expr]]]
+    ) -> tuple[list[PendingCheck], list[CheckOutcome]]:
+        """Summaries of checks join their node's final query; values are judged right away."""
+        pending: list[PendingCheck] = []
+        decided: list[CheckOutcome] = []
+        for name in self.order:
+            node = self.graph.nodes[name]
+            if not node.checks or name in self.overrides or name not in self.slots:
+                continue
+            slot = self.slots[name]
+            for index, check in enumerate(node.checks):
+                if slot.kind in ("column", "scalar"):
+                    self.materialize(name)
+                    assert slot.group is not None
+                    column = f"__check__{name}__{index}"
+                    source = pl.col(name)
+                    expr = check.summary(source) if check.summary is not None else source
+                    extra.setdefault(slot.group.gid, (slot.group, []))[1].append(expr.alias(column))
+                    pending.append(PendingCheck(name, check, slot.group.gid, column))
+                else:
+                    value = slot.value
+                    if check.summary is not None and isinstance(value, pl.Series):
+                        value = value.to_frame(name).select(check.summary(pl.col(name))).item()
+                    decided.append(judge_check(name, check, value))
+        return pending, decided
+
     def finish(self) -> Compiled:
         columns: list[str] = []
         values: dict[str, Any] = {}
@@ -575,7 +615,14 @@ class _Compiler:
             group = self.slots[name].group
             assert group is not None
             by_group.setdefault(group.gid, (group, []))[1].append(name)
-        queries = {gid: group.flush().select(names) for gid, (group, names) in by_group.items()}
+        extra: dict[int, tuple[_Group, list[pl.Expr]]] = {}
+        pending_checks, decided = self._plan_checks(extra)
+        queries: dict[int, pl.LazyFrame] = {}
+        for gid in dict.fromkeys([*by_group, *extra]):
+            group = by_group[gid][0] if gid in by_group else extra[gid][0]
+            names = by_group[gid][1] if gid in by_group else []
+            summaries = extra[gid][1] if gid in extra else []
+            queries[gid] = group.flush().select([*names, *summaries])
         output_group = {name: gid for gid, (_, names) in by_group.items() for name in names}
         scalars = frozenset(n for n in columns if self.slots[n].kind == "scalar")
         python_scalars = frozenset(
@@ -590,6 +637,8 @@ class _Compiler:
             python_scalars=python_scalars,
             reports=tuple(self.reports[n] for n in self.order if n in self.reports),
             stage_breaks=self.stage_breaks,
+            pending_checks=tuple(pending_checks),
+            check_outcomes=tuple(decided),
         )
 
 
@@ -599,6 +648,12 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+
+
+def judge_check(node: str, check: Check, value: Any) -> CheckOutcome:
+    """Apply a check's judge to its summary (or value)."""
+    passes, message, diagnostics = check.judge(value)
+    return CheckOutcome(node, check.validator, check.importance, passes, message, diagnostics)
 
 
 def _is_array_like(value: Any) -> bool:
