@@ -186,9 +186,17 @@ class _Builder:
 
     def link(self) -> None:
         """Create input and config nodes for unmatched parameters, and type-check every edge."""
-        for key, value in self.config.items():
+        # A config node has the type its consumers ask for (Any when nothing reads it), as in
+        # Hamilton; its value is checked against each consumer at execute time.
+        asked: dict[str, Any] = {}
+        for node in self.nodes.values():
+            for dep in node.dependencies:
+                asked.setdefault(dep.name, dep.annotation)
+        for key in self.config:
             if key not in self.nodes:
-                self.nodes[key] = Node(name=key, annotation=type(value), role=NodeRole.CONFIG)
+                self.nodes[key] = Node(
+                    name=key, annotation=asked.get(key, Any), role=NodeRole.CONFIG
+                )
         inputs: dict[str, list[tuple[Node, Dependency]]] = {}
         for node in list(self.nodes.values()):
             for dep in node.dependencies:

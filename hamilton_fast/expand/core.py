@@ -592,6 +592,15 @@ for _spec_type in (TagSpec, TagOutputsSpec, SchemaSpec, CacheSpec):
 # -- the pipeline ------------------------------------------------------------------------------
 
 
+def _config_tags(fn: Callable[..., Any]) -> dict[str, str]:
+    """Hamilton's ``hamilton.config`` tag: the config keys that chose this variant."""
+    keys: list[str] = []
+    for spec in modifiers_of(fn):
+        if isinstance(spec, ConfigSpec):
+            keys = list(spec.config_used) or ["__UNKNOWN__"]
+    return {"hamilton.config": ",".join(keys)} if keys else {}
+
+
 def _resolve(fn: Callable[..., Any], config: Mapping[str, Any]) -> str | None:
     """The node name under ``config``, or None when the function is not a node."""
     name = fn.__name__
@@ -651,6 +660,9 @@ def expand_function(
         nodes = handler_for("create", creator)(creator, ctx)  # type: ignore[misc]
     else:
         nodes = [_function_node(fn, name, module)]
+    config_tags = _config_tags(fn)
+    if config_tags:
+        nodes = [replace(n, tags={**n.tags, **config_tags}) for n in nodes]
     for spec in specs:
         inject = handler_for("inject", spec)
         if inject is not None:

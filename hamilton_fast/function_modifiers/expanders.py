@@ -212,7 +212,7 @@ class parameterize_sources(parameterize):
 class parameterize_values(parameterize):
     """``@parameterize`` of one parameter with literal values.
 
-    ``assigned_output`` maps an output name (or ``(name, doc)``) to the value of ``parameter``.
+    ``assigned_output`` maps ``(name, doc)`` pairs to the value of ``parameter``.
     """
 
     _decorator = "parameterize_values"
@@ -220,10 +220,12 @@ class parameterize_values(parameterize):
     def __init__(self, parameter: str, assigned_output: Mapping[Any, Any]) -> None:
         spec: dict[str, Any] = {}
         for key, literal in assigned_output.items():
-            if isinstance(key, tuple):
-                spec[key[0]] = ({parameter: value(literal)}, key[1])
-            else:
-                spec[key] = {parameter: value(literal)}
+            if not (isinstance(key, tuple) and len(key) == 2):
+                raise ModifierError(
+                    f"@parameterize_values: output key {key!r} must be a (name, docstring) pair."
+                    f'\nHint: assigned_output={{("{key}", "what it is"): ...}}.'
+                )
+            spec[key[0]] = ({parameter: value(literal)}, key[1])
         super().__init__(**spec)
 
 
