@@ -235,10 +235,10 @@ class Driver:
         """
         del display_graph  # Hamilton's legacy flag; use visualize_execution instead
         compiled = self._compile(final_vars, inputs, overrides)
-        frames = collect_outputs(compiled, self.graph, self.engine)
+        frames, collected = collect_outputs(compiled, self.graph, self.engine)
         self.validation_results = judge_checks(compiled, frames)
         enforce_checks(self.validation_results)
-        return shape_result(compiled, frames, self.result_kind)
+        return shape_result(compiled, frames, self.result_kind, collected)
 
     def explain(
         self,
@@ -253,8 +253,8 @@ class Driver:
         compiled = self._compile(final_vars, inputs, overrides)
         lines = [
             f"hamilton_fast plan for {', '.join(compiled.outputs)}",
-            f"engine: {self.engine}; {len(compiled.queries)} final "
-            f"quer{'y' if len(compiled.queries) == 1 else 'ies'}; "
+            f"engine: {self.engine}; {len(compiled.queries) + len(compiled.lazy_frames)} final "
+            f"quer{'y' if len(compiled.queries) + len(compiled.lazy_frames) == 1 else 'ies'}; "
             f"{compiled.stage_breaks} stage break(s) before it",
             "",
         ]
@@ -262,6 +262,10 @@ class Driver:
             outs = [n for n, g in compiled.output_group.items() if g == gid]
             lines.append(f"Query {number} (outputs: {', '.join(outs)}):")
             lines.append(query.explain(engine=self.engine))
+            lines.append("")
+        for name in sorted(compiled.lazy_frames):
+            lines.append(f"Frame `{name}`:")
+            lines.append(compiled.values[name].explain(engine=self.engine))
             lines.append("")
         lines.append("Nodes:")
         width = max((len(r.name) for r in compiled.reports), default=4)

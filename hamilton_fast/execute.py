@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import polars as pl
@@ -27,19 +28,24 @@ ResultKind = Literal["polars", "dict", "lazy", "pandas"]
 
 def collect_outputs(
     compiled: Compiled, graph: Graph, engine: EngineName
-) -> dict[int, pl.DataFrame]:
-    """Collect every row space's final query in one call."""
+) -> tuple[dict[int, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Collect every row space's final query, and requested lazy frames, in one call."""
     gids = list(compiled.queries)
-    if not gids:
-        return {}
+    lazy = sorted(compiled.lazy_frames)
+    plans = [compiled.queries[g] for g in gids] + [compiled.values[n] for n in lazy]
+    if not plans:
+        return {}, {}
     try:
-        if len(gids) == 1:  # the common case; collect_all adds a thread hop
-            frames = [compiled.queries[gids[0]].collect(engine=engine)]
+        if len(plans) == 1:  # the common case; collect_all adds a thread hop
+            frames = [plans[0].collect(engine=engine)]
         else:
-            frames = pl.collect_all([compiled.queries[g] for g in gids], engine=engine)
+            frames = pl.collect_all(plans, engine=engine)
     except pl.exceptions.PolarsError as exc:
         raise _locate_failure(compiled, graph, exc) from exc
-    return dict(zip(gids, frames, strict=True))
+    return (
+        dict(zip(gids, frames[: len(gids)], strict=True)),
+        dict(zip(lazy, frames[len(gids) :], strict=True)),
+    )
 
 
 def _locate_failure(compiled: Compiled, graph: Graph, exc: Exception) -> Exception:
@@ -84,8 +90,11 @@ def shape_result(
     compiled: Compiled,
     frames: Mapping[int, pl.DataFrame],
     kind: ResultKind,
+    collected: Mapping[str, pl.DataFrame] | None = None,
 ) -> Any:
     """Turn collected frames and computed values into the requested result shape."""
+    if collected:
+        compiled = replace(compiled, values={**compiled.values, **collected})
     outputs = compiled.outputs
     if kind == "dict":
         result: dict[str, Any] = {}

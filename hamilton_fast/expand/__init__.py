@@ -16,6 +16,8 @@ from hamilton_fast.expand.core import (
 )
 from hamilton_fast.expand.registry import ExpansionContext, register
 
+from hamilton_fast.expand import io as _io  # noqa: F401  (registers handlers)
+
 __all__ = [
     "Bound",
     "Expansion",

@@ -6,6 +6,7 @@ Each decorator only attaches a frozen spec to the function; graph building
 
 from __future__ import annotations
 
+from hamilton_fast.function_modifiers.adapters import dataloader, datasaver, load_from, save_to
 from hamilton_fast.function_modifiers.base import ModifierSpec
 from hamilton_fast.function_modifiers.configuration import ConfigSpec, config
 from hamilton_fast.function_modifiers.dependencies import configuration, group, source, value
@@ -38,16 +39,20 @@ __all__ = [
     "cache",
     "config",
     "configuration",
+    "dataloader",
+    "datasaver",
     "does",
     "extract_columns",
     "extract_fields",
     "group",
     "hamilton_exclude",
     "inject",
+    "load_from",
     "parameterize",
     "parameterize_extract_columns",
     "parameterize_sources",
     "parameterize_values",
+    "save_to",
     "schema",
     "source",
     "tag",

@@ -19,6 +19,7 @@ which Python values), so repeated ``execute`` calls on one driver trace nothing 
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import polars as pl
 
 from hamilton_fast.errors import NodeError, PlanError, ShapeError
-from hamilton_fast.graph import Graph, Node, NodeRole
+from hamilton_fast.graph import Graph, Node, NodeRole, ValueShape
 from hamilton_fast.nodes import Check, CheckOutcome
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
@@ -126,6 +127,9 @@ class Compiled:
     python_scalars: frozenset[str]
     reports: tuple[NodeReport, ...]
     stage_breaks: int
+    # Requested frames computed lazily for a function annotated pl.DataFrame: collected with
+    # the queries, so the result has the type the function promised.
+    lazy_frames: frozenset[str] = frozenset()
     pending_checks: tuple[PendingCheck, ...] = ()
     check_outcomes: tuple[CheckOutcome, ...] = ()  # checks already decided (opaque values)
 
@@ -536,6 +540,17 @@ class _Compiler:
 
     def _call(self, node: Node, args: list[tuple[str, _Slot]]) -> None:
         kwargs = {dep: self.real_value(dep) for dep, _ in args}
+        framed = [d for d, v in kwargs.items() if isinstance(v, (pl.DataFrame, pl.LazyFrame))]
+        if framed and node.shape is ValueShape.FRAME:
+            result = _call_lazily(node, kwargs, framed)
+            if result is not _MISSING:
+                self._store_result(node, result, "called on lazy frames (inside the query)", None)
+                return
+        annotations = {d.name: d.annotation for d in node.dependencies}
+        for dep in framed:
+            # Our own laziness must not leak into a function that asked for a DataFrame.
+            if isinstance(kwargs[dep], pl.LazyFrame) and annotations.get(dep) is pl.DataFrame:
+                kwargs[dep] = kwargs[dep].collect(engine=self.engine)
         result = run_function(node, kwargs)
         self._store_result(node, result, "called", None)
 
@@ -637,6 +652,11 @@ class _Compiler:
             python_scalars=python_scalars,
             reports=tuple(self.reports[n] for n in self.order if n in self.reports),
             stage_breaks=self.stage_breaks,
+            lazy_frames=frozenset(
+                n
+                for n, v in values.items()
+                if isinstance(v, pl.LazyFrame) and self.graph.nodes[n].annotation is pl.DataFrame
+            ),
             pending_checks=tuple(pending_checks),
             check_outcomes=tuple(decided),
         )
@@ -648,6 +668,27 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+
+
+def _call_lazily(node: Node, kwargs: Mapping[str, Any], framed: Sequence[str]) -> Any:
+    """Call a frame function with its frames as LazyFrames, so its work joins the query.
+
+    Most DataFrame code (select, with_columns, filter, join, group_by) reads the same on a
+    LazyFrame. Anything that needs data (``df.height``, ``df["a"]``, ``len(df)``), or a
+    schema lookup Polars warns about, fails here, and the caller runs the function eagerly.
+    """
+    assert node.fn is not None
+    lazy = {
+        k: (v.lazy() if k in framed and isinstance(v, pl.DataFrame) else v)
+        for k, v in kwargs.items()
+    }
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pl.exceptions.PerformanceWarning)
+            result = node.fn(**lazy)
+    except Exception:
+        return _MISSING
+    return result if isinstance(result, (pl.DataFrame, pl.LazyFrame)) else _MISSING
 
 
 def judge_check(node: str, check: Check, value: Any) -> CheckOutcome:
