@@ -54,10 +54,10 @@ def _resolve(
     kwargs: dict[str, Any],
 ) -> tuple[Any, dict[str, Any]]:
     args = {**dict(literals), **{k: kwargs[node] for k, node in sources}}
-    path = args.pop("file", None)
-    if path is None:
-        path = args.pop("path")
-    return path, args
+    for key in ("file", "source", "path"):
+        if key in args:
+            return args.pop(key), args
+    raise KeyError("file")
 
 
 @dataclass(frozen=True)

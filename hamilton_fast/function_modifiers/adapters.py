@@ -3,7 +3,8 @@
 ``@load_from.parquet(file=source("path"))`` fills a frame parameter from a file;
 ``@save_to.csv(file=value("out.csv"), output_name_="saved")`` adds a node that writes the
 function's result. Parquet, CSV, Arrow IPC (``feather``/``ipc``) and newline-delimited JSON are
-read with Polars' ``scan_*`` functions, so the planner pushes projections into the file.
+read with Polars' ``scan_*`` functions, so the planner pushes projections into the file. The file
+argument is ``file`` as in Hamilton's Polars adapters (``source`` for feather; ``path`` works too).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _arguments(
                 f'\nHint: {key}=value({dep!r}) or {key}=source("node").'
             )
         out.append((key, dep))
-    if "file" not in kwargs and "path" not in kwargs:
+    if not {"file", "path", "source"} & set(kwargs):
         raise ModifierError(
             f"@{decorator} needs the file to read or write.\n"
             f'Hint: @{decorator}(file=source("data_path")).'
