@@ -98,7 +98,7 @@ class _LoadFromMeta(type):
         return factory
 
 
-class load_from(metaclass=_LoadFromMeta):  # noqa: N801 - Hamilton's public name.
+class load_from(metaclass=_LoadFromMeta):
     """``@load_from.<format>(file=..., inject_=...)``: read a parameter from a file."""
 
 
@@ -131,7 +131,7 @@ class _SaveToMeta(type):
         return factory
 
 
-class save_to(metaclass=_SaveToMeta):  # noqa: N801 - Hamilton's public name.
+class save_to(metaclass=_SaveToMeta):
     """``@save_to.<format>(file=..., output_name_=...)``: write the result to a file."""
 
 

@@ -1,7 +1,6 @@
 """Loading and saving decorators (both libraries build this module; values compared by hand)."""
 
 import polars as pl
-
 from hamilton.function_modifiers import (
     dataloader,
     datasaver,
