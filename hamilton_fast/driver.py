@@ -13,10 +13,11 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,15 @@ from hamilton_fast.execute import (
 )
 from hamilton_fast.graph import Graph, NodeRole, build_graph, describe_type
 from hamilton_fast.nodes import CheckOutcome
-from hamilton_fast.planner.compile import Compiled, EngineName, TraceMemo, compile_request
+from hamilton_fast.planner.compile import (
+    Compiled,
+    EngineName,
+    TraceMemo,
+    compile_request,
+)
+from hamilton_fast.planner.compile import (
+    value_key as _value_key,
+)
 
 __all__ = ["ENGINES", "Builder", "Driver", "Variable"]
 
@@ -122,6 +131,9 @@ class Driver:
             self.modules, self.config, allow_module_overrides=allow_module_overrides
         )
         self._memo: TraceMemo = {}
+        # Plans reusable for a request of the same shape (see planner.compile.Recipe).
+        self._recipes: dict[Hashable, Compiled] = {}
+        self._needed_inputs: dict[Hashable, tuple[str, ...]] = {}
         self.last_compiled: Compiled | None = None  # how the last execute/explain ran each node
         self.validation_results: tuple[CheckOutcome, ...] = ()  # @check_output, last execute
 
@@ -217,10 +229,62 @@ class Driver:
     ) -> Compiled:
         names = self._final_names(final_vars)
         overrides = dict(overrides or {})
-        values = self._check_request(names, dict(inputs or {}), overrides)
-        compiled = compile_request(self.graph, names, values, overrides, self._memo, self.engine)
+        inputs = dict(inputs or {})
+        key = self._request_key(names, inputs, overrides)
+        template = self._recipes.get(key) if key is not None else None
+        if template is not None and template.recipe is not None:
+            # Same request shape as before: rebuild the queries, skip planning and checks.
+            current = {**self.config, **inputs, **overrides}
+            compiled = dataclasses.replace(
+                template,
+                queries=template.recipe.replay(current),
+                values={n: current[n] for n in template.values},
+            )
+        else:
+            values = self._check_request(names, inputs, overrides)
+            compiled = compile_request(
+                self.graph, names, values, overrides, self._memo, self.engine
+            )
+            if key is not None and compiled.recipe is not None:
+                self._recipes[key] = compiled
         self.last_compiled = compiled
         return compiled
+
+    def _request_key(
+        self, names: list[str], inputs: Mapping[str, Any], overrides: Mapping[str, Any]
+    ) -> Hashable | None:
+        """The request's shape: outputs, and each needed input's kind (Series dtype and
+        length, or the Python value itself). None when an input has no such key."""
+        shape = (tuple(names), tuple(sorted(overrides)))
+        needed = self._needed_inputs.get(shape)
+        if needed is None:
+            graph = self.graph
+            upstream = graph.upstream(names, stop_at=overrides)
+            needed = tuple(
+                n
+                for n in graph.sorted(upstream)
+                if n in overrides or graph.nodes[n].role in (NodeRole.INPUT, NodeRole.CONFIG)
+            )
+            self._needed_inputs[shape] = needed
+        parts: list[Hashable] = []
+        for name in needed:
+            if name in overrides:
+                value = overrides[name]
+            elif name in inputs:
+                value = inputs[name]
+            elif name in self.config:
+                value = self.config[name]
+            else:
+                parts.append((name, "absent"))
+                continue
+            if isinstance(value, pl.Series):
+                parts.append((name, "series", str(value.dtype), value.len()))
+            else:
+                key = _value_key(value)
+                if key is None:
+                    return None
+                parts.append((name, key))
+        return (shape, tuple(parts))
 
     def execute(
         self,

@@ -139,6 +139,14 @@ def _as_python_dtype(series: pl.Series) -> pl.Series:
 
 def _assemble(compiled: Compiled, frames: Mapping[int, pl.DataFrame]) -> pl.DataFrame:
     """One frame in output order; scalars and Python values broadcast to its height."""
+    groups = set(compiled.output_group.values())
+    if len(groups) == 1 and not compiled.values and not compiled.python_scalars:
+        # The common case: one query selected the outputs in order (checks trail them).
+        frame = frames[next(iter(groups))]
+        if frame.width != len(compiled.outputs):
+            frame = frame.select(compiled.outputs)
+        if not compiled.scalars or frame.height:
+            return frame
     column_groups = {
         compiled.output_group[n]
         for n in compiled.outputs

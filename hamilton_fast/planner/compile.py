@@ -19,6 +19,9 @@ which Python values), so repeated ``execute`` calls on one driver trace nothing 
 from __future__ import annotations
 
 import itertools
+import numbers
+import types
+import typing
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,11 +30,20 @@ from typing import Any, Literal
 import polars as pl
 
 from hamilton_fast.errors import NodeError, PlanError, ShapeError
-from hamilton_fast.graph import Graph, Node, NodeRole, ValueShape
+from hamilton_fast.graph import Graph, Node, NodeRole, ValueShape, describe_type
 from hamilton_fast.nodes import Check, CheckOutcome
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
-__all__ = ["Compiled", "EngineName", "NodeReport", "TraceMemo", "compile_request", "run_function"]
+__all__ = [
+    "Compiled",
+    "EngineName",
+    "NodeReport",
+    "Recipe",
+    "TraceMemo",
+    "compile_request",
+    "run_function",
+    "value_key",
+]
 
 # Deepest chain of nodes substituted into one expression; deeper chains are materialized so
 # expression trees stay shallow (Polars walks them recursively).
@@ -69,6 +81,7 @@ class _Group:
     pending: list[dict[str, pl.Expr]] = field(default_factory=list)
     unplaced: set[str] = field(default_factory=set)  # traced, waiting for their consumer
     collected: pl.DataFrame | None = None
+    log: list[tuple[Any, ...]] | None = None  # the compiler's replay log (see Recipe)
 
     def place(self, name: str, expr: pl.Expr, deps: Sequence[str]) -> None:
         layer = 1 + max((self.layer_of.get(d, 0) for d in deps), default=0)
@@ -81,7 +94,10 @@ class _Group:
 
     def flush(self) -> pl.LazyFrame:
         for layer in self.pending:
-            self.lf = self.lf.with_columns(list(layer.values()))
+            exprs = list(layer.values())
+            self.lf = self.lf.with_columns(exprs)
+            if self.log is not None:
+                self.log.append(("layer", self.gid, tuple(exprs)))
         if self.pending:
             self.collected = None
         self.pending = []
@@ -101,6 +117,36 @@ class _Slot:
     memo_key: Hashable = None
     depth: int = 0
     extract_group: _Group | None = None  # for a frame: the row space of its extracted columns
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to rebuild a request's final queries from new inputs, without planning again.
+
+    Recorded when a request needed no data-dependent step (no stage break, no function
+    called on real values): then the queries depend only on the inputs' shape, and the
+    driver replays ``ops`` on new Series inputs of the same shape. Ops:
+    ``("series", gid, names)`` a row space from Series inputs; ``("layer", gid, exprs)``
+    a ``with_columns``; ``("concat", gid, other_gids)`` a horizontal merge;
+    ``("select", gid, exprs)`` the final query of ``gid``.
+    """
+
+    ops: tuple[tuple[Any, ...], ...]
+
+    def replay(self, values: Mapping[str, Any]) -> dict[int, pl.LazyFrame]:
+        """The final queries, built from ``values`` (inputs, config and overrides)."""
+        frames: dict[int, pl.LazyFrame] = {}
+        queries: dict[int, pl.LazyFrame] = {}
+        for op, gid, arg in self.ops:
+            if op == "series":
+                frames[gid] = pl.DataFrame([values[n].alias(n) for n in arg]).lazy()
+            elif op == "layer":
+                frames[gid] = frames[gid].with_columns(arg)
+            elif op == "concat":
+                frames[gid] = pl.concat([frames[gid], *(frames[g] for g in arg)], how="horizontal")
+            else:
+                queries[gid] = frames[gid].select(arg)
+        return queries
 
 
 @dataclass(frozen=True)
@@ -132,6 +178,7 @@ class Compiled:
     lazy_frames: frozenset[str] = frozenset()
     pending_checks: tuple[PendingCheck, ...] = ()
     check_outcomes: tuple[CheckOutcome, ...] = ()  # checks already decided (opaque values)
+    recipe: Recipe | None = None  # set when the queries can be rebuilt from new inputs
 
 
 def run_function(node: Node, kwargs: Mapping[str, Any]) -> Any:
@@ -148,12 +195,12 @@ def run_function(node: Node, kwargs: Mapping[str, Any]) -> Any:
         ) from exc
 
 
-def _value_key(value: Any) -> Hashable:
+def value_key(value: Any) -> Hashable:
     """A memo key for a Python value passed to a traced function, or None if it has none."""
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return (type(value).__name__, value)
     if isinstance(value, tuple):
-        parts = [_value_key(v) for v in value]
+        parts = [value_key(v) for v in value]
         return None if any(p is None for p in parts) else ("tuple", *parts)
     return None
 
@@ -179,6 +226,8 @@ class _Compiler:
         self.reports: dict[str, NodeReport] = {}
         self.gids = itertools.count()
         self.stage_breaks = 0
+        self.log: list[tuple[Any, ...]] = []
+        self.replayable = True  # false once a step depended on data (see Recipe)
         self.breaking = False  # inside stage_break: placing nodes must not start another
         needed = graph.upstream(self.outputs, stop_at=overrides)
         self.order = graph.sorted(needed)
@@ -212,7 +261,9 @@ class _Compiler:
                 height,
                 origin=f"Series {names}{' ...' if len(series) > 3 else ''} ({height} rows)",
                 columns={s.name for s in series},
+                log=self.log,
             )
+            self.log.append(("series", group.gid, tuple(s.name for s in series)))
             for s in series:
                 self.slots[s.name] = _Slot("column", group=group)
 
@@ -276,6 +327,7 @@ class _Compiler:
             for name in other.columns | other.unplaced:
                 self.slots[name].group = target
         target.lf = pl.concat(frames, how="horizontal")
+        self.log.append(("concat", target.gid, tuple(g.gid for g in unique[1:])))
         target.height = next(iter(heights), None)
         target.origin = " + ".join(g.origin for g in unique)
         target.collected = None
@@ -313,6 +365,7 @@ class _Compiler:
         ]
         lf = group.flush().select(keep)
         self.stage_breaks += 1
+        self.replayable = False
         try:
             df = lf.collect(engine=self.engine)
         except pl.exceptions.ShapeError as exc:
@@ -381,6 +434,7 @@ class _Compiler:
 
     def _set_value(self, name: str, value: Any, kind: str) -> None:
         if isinstance(value, (pl.DataFrame, pl.LazyFrame)):
+            self.replayable = False
             self.slots[name] = _Slot("frame", value=value)
             self.reports[name] = NodeReport(name, kind, type(value).__name__)
         elif isinstance(value, pl.Series):
@@ -390,7 +444,9 @@ class _Compiler:
                 value.len(),
                 origin=f"`{name}` ({value.len()} rows)",
                 columns={name},
+                log=self.log,
             )
+            self.log.append(("series", group.gid, (name,)))
             self.slots[name] = _Slot("column", group=group)
             self.reports[name] = NodeReport(name, kind, "Series")
         else:
@@ -426,6 +482,12 @@ class _Compiler:
             home = self.merge(groups, node.name)
         else:
             home = next(s.group for _, s in column_deps if s.group is not None)
+        if not _traceable(node.annotation):
+            # A frame, array, model...: tracing would only call the function one extra time
+            # (with side effects); run it once, for real, as Hamilton does.
+            reason = f"it returns {describe_type(node.annotation)}, not a column or a scalar"
+            self._opaque(node, args, reason, home)
+            return
         # A scalar from another row space enters as its value.
         for dep, slot in column_deps:
             if slot.group is not home and slot.kind == "scalar":
@@ -499,7 +561,7 @@ class _Compiler:
         parts: list[Hashable] = [node.name, inline]
         for dep, slot in args:
             if slot.kind == "value":
-                key = _value_key(slot.value)
+                key = value_key(slot.value)
                 if key is None:
                     return None
                 parts.append((dep, "v", key))
@@ -534,11 +596,13 @@ class _Compiler:
         return result
 
     def _opaque(self, node: Node, args: list[tuple[str, _Slot]], reason: str, home: _Group) -> None:
+        self.replayable = False
         kwargs = {dep: self.real_value(dep) for dep, _ in args}
         result = run_function(node, kwargs)
         self._store_result(node, result, f"opaque: {reason}", home)
 
     def _call(self, node: Node, args: list[tuple[str, _Slot]]) -> None:
+        self.replayable = False
         kwargs = {dep: self.real_value(dep) for dep, _ in args}
         framed = [d for d, v in kwargs.items() if isinstance(v, (pl.DataFrame, pl.LazyFrame))]
         if framed and node.shape is ValueShape.FRAME:
@@ -637,7 +701,9 @@ class _Compiler:
             group = by_group[gid][0] if gid in by_group else extra[gid][0]
             names = by_group[gid][1] if gid in by_group else []
             summaries = extra[gid][1] if gid in extra else []
-            queries[gid] = group.flush().select([*names, *summaries])
+            final = [*names, *summaries]
+            queries[gid] = group.flush().select(final)
+            self.log.append(("select", gid, tuple(final)))
         output_group = {name: gid for gid, (_, names) in by_group.items() for name in names}
         scalars = frozenset(n for n in columns if self.slots[n].kind == "scalar")
         python_scalars = frozenset(
@@ -659,6 +725,7 @@ class _Compiler:
             ),
             pending_checks=tuple(pending_checks),
             check_outcomes=tuple(decided),
+            recipe=Recipe(tuple(self.log)) if self.replayable and not decided else None,
         )
 
 
@@ -668,6 +735,19 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+
+
+_SCALAR_TYPES = (int, float, bool, complex, str)
+
+
+def _traceable(annotation: Any) -> bool:
+    """Can a function with this return annotation give a Polars expression? Columns (Series,
+    Expr), Python scalars (an aggregate), ``Any``, and unions/optionals of those."""
+    if annotation is Any or annotation in (pl.Series, pl.Expr) or annotation in _SCALAR_TYPES:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return all(_traceable(a) or a is type(None) for a in typing.get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, numbers.Number)
 
 
 def _call_lazily(node: Node, kwargs: Mapping[str, Any], framed: Sequence[str]) -> Any:
