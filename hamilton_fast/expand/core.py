@@ -14,6 +14,7 @@ arguments, so the planner traces them into the query just like plain functions.
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -143,9 +144,13 @@ class Renamed:
 # -- creation ----------------------------------------------------------------------------------
 
 
-def _function_node(fn: Callable[..., Any], name: str, module: str) -> Node:
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The function's annotations, resolving strings (``from __future__ import annotations``)."""
+    raw: dict[str, Any] = getattr(fn, "__annotations__", {})
+    if not any(isinstance(v, str) for v in raw.values()):
+        return dict(raw)  # the common case, without typing.get_type_hints' cost
     try:
-        hints = typing.get_type_hints(fn)
+        return typing.get_type_hints(fn)
     except Exception as exc:
         raise _problem(
             fn,
@@ -153,25 +158,58 @@ def _function_node(fn: Callable[..., Any], name: str, module: str) -> Node:
             f"its annotations cannot be resolved: {type(exc).__name__}: {exc}",
             "import every type used in an annotation at module level.",
         ) from exc
-    signature = inspect.signature(fn)
-    dependencies: list[Dependency] = []
-    missing: list[str] = []
-    for param in signature.parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+
+
+_NO_DEFAULT = object()
+
+
+def _parameters(fn: Callable[..., Any]) -> list[tuple[str, Any]]:
+    """``(name, default)`` per parameter, read from the code object (inspect is slow)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or not isinstance(fn, types.FunctionType):
+        signature = inspect.signature(fn)
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
             raise _problem(
                 fn,
                 None,
-                f"it takes *{param.name}; nodes need named parameters",
+                "it takes *args or **kwargs; nodes need named parameters",
                 "list each dependency as its own parameter, or use @does for a **kwargs helper.",
             )
-        if param.name not in hints:
-            missing.append(param.name)
+        return [
+            (p.name, _NO_DEFAULT if p.default is inspect.Parameter.empty else p.default)
+            for p in signature.parameters.values()
+        ]
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        raise _problem(
+            fn,
+            None,
+            "it takes *args or **kwargs; nodes need named parameters",
+            "list each dependency as its own parameter, or use @does for a **kwargs helper.",
+        )
+    positional = code.co_varnames[: code.co_argcount]
+    keyword = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    defaults = fn.__defaults__ or ()
+    first_default = len(positional) - len(defaults)
+    params = [
+        (p, defaults[i - first_default] if i >= first_default else _NO_DEFAULT)
+        for i, p in enumerate(positional)
+    ]
+    kwdefaults = fn.__kwdefaults__ or {}
+    params.extend((p, kwdefaults.get(p, _NO_DEFAULT)) for p in keyword)
+    return params
+
+
+def _function_node(fn: Callable[..., Any], name: str, module: str) -> Node:
+    hints = _type_hints(fn)
+    dependencies: list[Dependency] = []
+    missing: list[str] = []
+    for param, default in _parameters(fn):
+        if param not in hints:
+            missing.append(param)
             continue
-        has_default = param.default is not inspect.Parameter.empty
+        has_default = default is not _NO_DEFAULT
         dependencies.append(
-            Dependency(
-                param.name, hints[param.name], has_default, param.default if has_default else None
-            )
+            Dependency(param, hints[param], has_default, default if has_default else None)
         )
     if "return" not in hints:
         missing.append("return")
@@ -179,7 +217,7 @@ def _function_node(fn: Callable[..., Any], name: str, module: str) -> Node:
         what = ", ".join("the return value" if m == "return" else f"`{m}`" for m in missing)
         raise ExpansionProblem(
             f"GraphError: `{name}` has no type annotation for {what}.\n"
-            f"  at {fn.__name__}{signature} {short_path(location_of(fn))}\n"
+            f"  at {fn.__name__}{inspect.signature(fn)} {short_path(location_of(fn))}\n"
             "Hint: annotate every parameter and the return, e.g. "
             "`def spend_per_signup(spend: pl.Series, signups: pl.Series) -> pl.Series:`."
         )
@@ -191,7 +229,7 @@ def _function_node(fn: Callable[..., Any], name: str, module: str) -> Node:
         fn=fn,
         origin=fn,
         tags={"module": module},
-        doc=inspect.getdoc(fn) or "",
+        doc=inspect.cleandoc(fn.__doc__) if fn.__doc__ else "",
         module=module,
     )
 
