@@ -200,12 +200,13 @@ def judge_checks(
     """Every check of the run: those decided during planning, then those read from the query."""
     outcomes = list(compiled.check_outcomes)
     for pending in compiled.pending_checks:
-        series = frames[pending.group].get_column(pending.column)
-        value: Any = series
+        frame = frames[pending.group]
+        value: Any
         if pending.check.summary is not None:
-            value = series[0] if series.len() else None
+            # A summary is broadcast; read one row (a full column copy costs ~50 ms at 10M).
+            value = frame.slice(0, 1).get_column(pending.column)[0] if frame.height else None
         else:
-            value = series.alias(pending.node)
+            value = frame.get_column(pending.column).alias(pending.node)
         outcomes.append(judge_check(pending.node, pending.check, value))
     return tuple(outcomes)
 

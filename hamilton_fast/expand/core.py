@@ -521,7 +521,14 @@ def _parameterize_extract(
 def _sinks(nodes: Sequence[Node]) -> set[str]:
     names = {n.name for n in nodes}
     consumed = {d.name for n in nodes for d in n.dependencies if d.name in names}
-    return names - consumed
+    # Hamilton: nodes a decorator generated on the side (a subdag's) are never "final".
+    generated = {
+        n.name
+        for n in nodes
+        if n.tags.get("hamilton.non_final_node")
+        or n.tags.get("hamilton.data_quality.contains_dq_results")  # validators feed the node
+    }
+    return names - consumed - generated
 
 
 def _targets(
@@ -700,7 +707,12 @@ def expand_function(
         nodes = [_function_node(fn, name, module)]
     config_tags = _config_tags(fn)
     if config_tags:
-        nodes = [replace(n, tags={**n.tags, **config_tags}) for n in nodes]
+        nodes = [
+            n
+            if n.tags.get("hamilton.non_final_node")
+            else replace(n, tags={**n.tags, **config_tags})
+            for n in nodes
+        ]
     for spec in specs:
         inject = handler_for("inject", spec)
         if inject is not None:

@@ -30,13 +30,25 @@ from hamilton_fast.function_modifiers.metadata import (
     tag,
     tag_outputs,
 )
+from hamilton_fast.function_modifiers.pipes import (
+    apply_to,
+    mutate,
+    pipe_input,
+    pipe_output,
+    step,
+)
+from hamilton_fast.function_modifiers.recursive import parameterized_subdag, subdag
+from hamilton_fast.function_modifiers.validation import check_output, check_output_custom
 
 __all__ = [
     "ConfigSpec",
     "ExtractColumnsSpec",
     "ModifierSpec",
     "ParameterizedExtract",
+    "apply_to",
     "cache",
+    "check_output",
+    "check_output_custom",
     "config",
     "configuration",
     "dataloader",
@@ -48,13 +60,19 @@ __all__ = [
     "hamilton_exclude",
     "inject",
     "load_from",
+    "mutate",
     "parameterize",
     "parameterize_extract_columns",
     "parameterize_sources",
     "parameterize_values",
+    "parameterized_subdag",
+    "pipe_input",
+    "pipe_output",
     "save_to",
     "schema",
     "source",
+    "step",
+    "subdag",
     "tag",
     "tag_outputs",
     "unpack_fields",

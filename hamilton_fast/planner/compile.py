@@ -30,11 +30,13 @@ from typing import Any, Literal
 import polars as pl
 
 from hamilton_fast.errors import NodeError, PlanError, ShapeError
+from hamilton_fast.expand.with_columns import AppendColumns
 from hamilton_fast.graph import Graph, Node, NodeRole, ValueShape, describe_type
 from hamilton_fast.nodes import Check, CheckOutcome
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
 __all__ = [
+    "Cached",
     "Compiled",
     "EngineName",
     "NodeReport",
@@ -82,6 +84,9 @@ class _Group:
     unplaced: set[str] = field(default_factory=set)  # traced, waiting for their consumer
     collected: pl.DataFrame | None = None
     log: list[tuple[Any, ...]] | None = None  # the compiler's replay log (see Recipe)
+    # The source frame's own columns, carried under reserved names (see _carried) so that a
+    # `@with_columns` append can rebuild the whole frame from this row space's query.
+    frame_columns: tuple[str, ...] | None = None
 
     def place(self, name: str, expr: pl.Expr, deps: Sequence[str]) -> None:
         layer = 1 + max((self.layer_of.get(d, 0) for d in deps), default=0)
@@ -150,6 +155,14 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class Cached:
+    """A node value read from the node cache: a scan for columns, scalars and frames."""
+
+    kind: str  # column, scalar, frame, value
+    value: Any
+
+
+@dataclass(frozen=True)
 class PendingCheck:
     """A check whose summary is a column of a final query (read after the collect)."""
 
@@ -214,8 +227,10 @@ class _Compiler:
         overrides: Mapping[str, Any],
         memo: TraceMemo,
         engine: EngineName,
+        cached: Mapping[str, Cached] | None = None,
     ) -> None:
         self.graph = graph
+        self.cached = dict(cached or {})
         self.outputs = tuple(dict.fromkeys(outputs))
         self.requested = set(self.outputs)
         self.given = values  # inputs and config
@@ -229,12 +244,13 @@ class _Compiler:
         self.log: list[tuple[Any, ...]] = []
         self.replayable = True  # false once a step depended on data (see Recipe)
         self.breaking = False  # inside stage_break: placing nodes must not start another
-        needed = graph.upstream(self.outputs, stop_at=overrides)
+        cut = {*overrides, *self.cached}
+        needed = graph.upstream(self.outputs, stop_at=cut)
         self.order = graph.sorted(needed)
         self.position = {name: i for i, name in enumerate(self.order)}
         self.consumers: dict[str, list[str]] = {name: [] for name in self.order}
         for name in self.order:
-            if name in overrides:
+            if name in cut:
                 continue
             for dep in graph.nodes[name].dependencies:
                 if dep.name in self.consumers:
@@ -299,12 +315,19 @@ class _Compiler:
                     f"Hint: check the column name, or pass fill_with= to @extract_columns."
                 )
         height = frame.height if isinstance(frame, pl.DataFrame) else None
+        carried: tuple[str, ...] | None = None
+        if any(
+            isinstance(self.graph.nodes[c].fn, AppendColumns) for c in self.consumers[frame_node]
+        ):
+            carried = tuple(schema.names())
+            exprs.extend(pl.col(c).alias(_carried(c)) for c in carried)
         return _Group(
             next(self.gids),
             lf.select(exprs),
             height,
             origin=f"frame `{frame_node}`",
             columns=set(wanted),
+            frame_columns=carried,
         )
 
     # -- groups ----------------------------------------------------------------------------
@@ -327,6 +350,7 @@ class _Compiler:
             for name in other.columns | other.unplaced:
                 self.slots[name].group = target
         target.lf = pl.concat(frames, how="horizontal")
+        target.frame_columns = None
         self.log.append(("concat", target.gid, tuple(g.gid for g in unique[1:])))
         target.height = next(iter(heights), None)
         target.origin = " + ".join(g.origin for g in unique)
@@ -361,7 +385,10 @@ class _Compiler:
         keep = [
             c
             for c in sorted(group.columns)
-            if c in self.requested or self.last_use.get(c, -1) >= here or c in extra
+            if c in self.requested
+            or self.last_use.get(c, -1) >= here
+            or c in extra
+            or self.graph.nodes[c].checks
         ]
         lf = group.flush().select(keep)
         self.stage_breaks += 1
@@ -372,6 +399,7 @@ class _Compiler:
             raise self._shape_error(self.order[here], [group]) from exc
         group.lf = df.lazy()
         group.height = df.height
+        group.frame_columns = None  # the keep-select above dropped the carried columns
         group.columns = set(keep)
         group.collected = df
         return df
@@ -416,6 +444,9 @@ class _Compiler:
 
     def visit(self, name: str) -> None:
         node = self.graph.nodes[name]
+        if name in self.cached:
+            self._from_cache(name, self.cached[name])
+            return
         given = self._given_value(name)
         if name in self.slots:  # a Series input or override, seeded already
             kind = "override" if name in self.overrides else node.role.value
@@ -431,6 +462,26 @@ class _Compiler:
             self._extract(node)
             return
         self._function(node)
+
+    def _from_cache(self, name: str, cached: Cached) -> None:
+        """A cache hit: a stored column or scalar joins as a scan, anything else as a value."""
+        self.replayable = False
+        if cached.kind in ("column", "scalar"):
+            assert isinstance(cached.value, pl.LazyFrame)
+            group = _Group(
+                next(self.gids),
+                cached.value.select(pl.first().alias(name)),
+                None,
+                origin=f"cached `{name}`",
+                columns={name},
+                log=self.log,
+            )
+            self.slots[name] = _Slot(cached.kind, group=group)
+        elif cached.kind == "frame":
+            self.slots[name] = _Slot("frame", value=cached.value)
+        else:
+            self.slots[name] = _Slot("value", value=cached.value)
+        self.reports[name] = NodeReport(name, "cached", f"{cached.kind}, read from the cache")
 
     def _set_value(self, name: str, value: Any, kind: str) -> None:
         if isinstance(value, (pl.DataFrame, pl.LazyFrame)):
@@ -471,7 +522,32 @@ class _Compiler:
         """The (dependency, slot) pairs a call passes; optional inputs not given are left out."""
         return [(d.name, self.slots[d.name]) for d in node.dependencies if d.name in self.slots]
 
+    def _append_in_query(self, node: Node) -> bool:
+        """``@with_columns``' append node as part of its frame's query, when it can be."""
+        fn = node.fn
+        assert isinstance(fn, AppendColumns)
+        frame = self.slots.get(fn.frame)
+        group = frame.extract_group if frame is not None else None
+        if group is None or group.frame_columns is None:
+            return False
+        for _, dep in fn.columns:
+            slot = self.slots.get(dep)
+            if slot is None or slot.kind not in ("column", "scalar") or slot.group is not group:
+                return False
+        for _, dep in fn.columns:
+            self.materialize(dep)
+        written = dict(fn.columns)
+        exprs = [pl.col(written.get(c, _carried(c))).alias(c) for c in group.frame_columns] + [
+            pl.col(dep).alias(c) for c, dep in fn.columns if c not in group.frame_columns
+        ]
+        self.replayable = False
+        self.slots[node.name] = _Slot("frame", value=group.flush().select(exprs))
+        self.reports[node.name] = NodeReport(node.name, "frame", "appended inside the query")
+        return True
+
     def _function(self, node: Node) -> None:
+        if isinstance(node.fn, AppendColumns) and self._append_in_query(node):
+            return
         args = self._args(node)
         column_deps = [(d, s) for d, s in args if s.kind in ("column", "scalar")]
         if not column_deps:
@@ -554,8 +630,8 @@ class _Compiler:
             node.name, slot.kind, "traced" if not inline else "traced, with inlined deps"
         )
         consumers = self.consumers[node.name]
-        if node.name in self.requested or len(consumers) != 1:
-            self.materialize(node.name)
+        if node.name in self.requested or len(consumers) != 1 or node.checks:
+            self.materialize(node.name)  # checked nodes too: their check reads the column
 
     def _memo_key(self, node: Node, args: list[tuple[str, _Slot]], inline: bool) -> Hashable:
         parts: list[Hashable] = [node.name, inline]
@@ -660,7 +736,12 @@ class _Compiler:
         decided: list[CheckOutcome] = []
         for name in self.order:
             node = self.graph.nodes[name]
-            if not node.checks or name in self.overrides or name not in self.slots:
+            if (
+                not node.checks
+                or name in self.overrides
+                or name in self.cached
+                or name not in self.slots
+            ):
                 continue
             slot = self.slots[name]
             for index, check in enumerate(node.checks):
@@ -740,6 +821,10 @@ _MISSING: Any = _Missing()
 _SCALAR_TYPES = (int, float, bool, complex, str)
 
 
+def _carried(column: str) -> str:
+    return f"__frame_column__{column}"
+
+
 def _traceable(annotation: Any) -> bool:
     """Can a function with this return annotation give a Polars expression? Columns (Series,
     Expr), Python scalars (an aggregate), ``Any``, and unions/optionals of those."""
@@ -788,6 +873,10 @@ def compile_request(
     overrides: Mapping[str, Any],
     memo: TraceMemo,
     engine: EngineName,
+    cached: Mapping[str, Cached] | None = None,
 ) -> Compiled:
-    """Lower ``outputs`` of ``graph`` given input/config ``values`` and ``overrides``."""
-    return _Compiler(graph, outputs, values, overrides, memo, engine).run()
+    """Lower ``outputs`` of ``graph`` given input/config ``values`` and ``overrides``.
+
+    ``cached`` holds cache hits: each is used like an override (its upstream is not computed).
+    """
+    return _Compiler(graph, outputs, values, overrides, memo, engine, cached).run()
