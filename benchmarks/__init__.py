@@ -1,0 +1,1 @@
+"""Benchmarks of hamilton_fast against Apache Hamilton and hand-written Polars queries."""
