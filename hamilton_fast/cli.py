@@ -118,10 +118,15 @@ def _accepts(annotation: Any, kind: type) -> bool:
 def _coerce(raw: str, annotation: Any) -> Any:
     """The value of an ``--input``, read as the parameter's annotation asks where it helps.
 
-    ``--input date=2024`` for a ``str`` parameter is the text ``"2024"``, and ``--input rate=3``
-    for a ``float`` parameter is ``3.0`` (the driver checks input types strictly).
+    ``--input date=2024`` for a ``str`` parameter is the text ``"2024"``, ``--input rate=3``
+    for a ``float`` parameter is ``3.0`` (the driver checks input types strictly), and a JSON
+    list for a ``pl.Series`` parameter is a Series.
     """
     value = parse_value(raw)
+    if isinstance(value, list) and (
+        _accepts(annotation, pl.Series) or _accepts(annotation, pl.Expr)
+    ):
+        return pl.Series(value)  # --input spend=[1.0,2.5] for a column parameter
     if isinstance(value, str):
         return value
     is_int = isinstance(value, int) and not isinstance(value, bool)
@@ -200,6 +205,9 @@ def _build(args: argparse.Namespace) -> Driver:
     engine = getattr(args, "engine", None)
     if engine is not None:
         builder = builder.with_engine(engine)
+    cache = getattr(args, "cache", None)
+    if cache is not None:
+        builder = builder.with_cache(cache)
     return builder.build()
 
 
@@ -309,6 +317,11 @@ def _add_run(subparsers: Any) -> None:
     parser.add_argument(
         "--out", type=_frame_path, metavar="PATH", help="result file (.parquet, .csv, .ipc)"
     )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="cache node results in DIR; a rerun recomputes only what changed",
+    )
     _add_engine(parser)
     parser.set_defaults(handler=_run_command)
 
@@ -329,10 +342,15 @@ def _run_command(args: argparse.Namespace) -> int:
         print(result)
         where = ""
     written = time.perf_counter()
+    cached = ""
+    if dr.cache is not None:
+        dr.cache.wait()
+        statuses = [s.status for s in dr.cache.last_run.values()]
+        cached = f"; cache: {statuses.count('hit')} hit, {statuses.count('computed')} computed"
     print(
         f"hamilton-fast: build {_seconds(built - started)}, execute "
         f"{_seconds(executed - built)}, write {_seconds(written - executed)}; "
-        f"{result.height:,} rows x {result.width} columns{where}",
+        f"{result.height:,} rows x {result.width} columns{where}{cached}",
         file=sys.stderr,
     )
     return 0
@@ -520,12 +538,77 @@ def _demo_command(args: argparse.Namespace) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _add_cache(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "cache",
+        help="inspect and clean a node cache directory",
+        description="List, measure and clean the node cache written by "
+        "`Builder().with_cache(path)` or `run --cache DIR`.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (
+        ("ls", "list entries: node, kind, size, last used, key"),
+        ("stats", "entries and bytes, in total and per node"),
+        ("clear", "delete entries (all, or one node's with --node)"),
+        ("prune", "delete entries not used for --days days"),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument(
+            "--path",
+            default=".hamilton_fast_cache",
+            help="the cache directory (default: .hamilton_fast_cache)",
+        )
+        if name in ("ls", "clear"):
+            action.add_argument("--node", help="only this node's entries")
+        if name == "prune":
+            action.add_argument(
+                "--days", type=float, required=True, help="age in days (of last use)"
+            )
+    parser.set_defaults(handler=_cache_command)
+
+
+def _cache_command(args: argparse.Namespace) -> int:
+    from hamilton_fast.cache.store import CacheStore
+
+    path = Path(args.path)
+    if not (path / "index").exists():
+        raise CommandLineError(
+            f"`{path}` is not a hamilton_fast cache directory (it has no index).\n"
+            "Hint: pass the directory given to with_cache(...) with --path."
+        )
+    store = CacheStore(path)
+    try:
+        if args.action == "ls":
+            entries = sorted(store.entries(args.node), key=lambda e: (e.node, e.last_used))
+            print(f"{'node':<32} {'kind':<7} {'size':>12}  {'last used':<19}  key")
+            for e in entries:
+                used = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.last_used))
+                print(f"{e.node:<32} {e.kind:<7} {e.size_bytes:>12,}  {used:<19}  {e.key[:16]}")
+        elif args.action == "stats":
+            entries = store.entries()
+            per_node: dict[str, list[int]] = {}
+            for e in entries:
+                per_node.setdefault(e.node, []).append(e.size_bytes)
+            total = sum(e.size_bytes for e in entries)
+            print(f"{len(entries)} entries, {total:,} bytes, {len(per_node)} nodes in {path}")
+            for node, sizes in sorted(per_node.items(), key=lambda kv: -sum(kv[1])):
+                print(f"  {node:<32} {len(sizes):>4} entries {sum(sizes):>14,} bytes")
+        elif args.action == "clear":
+            print(f"removed {store.clear(args.node)} entries")
+        else:
+            print(f"removed {store.prune(args.days)} entries not used for {args.days:g} days")
+    finally:
+        store.close()
+    return 0
+
+
 COMMANDS: tuple[Callable[[Any], None], ...] = (
     _add_run,
     _add_explain,
     _add_viz,
     _add_list,
     _add_demo,
+    _add_cache,
 )
 
 

@@ -19,11 +19,13 @@ import types
 import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from hamilton_fast.errors import GraphError, InputError, format_problems
+from hamilton_fast.cache.node_cache import BEHAVIORS, CachePlan, NodeCache
+from hamilton_fast.errors import CacheError, GraphError, InputError, format_problems
 from hamilton_fast.execute import (
     ResultKind,
     collect_outputs,
@@ -122,6 +124,7 @@ class Driver:
         adapter: Any = None,
         allow_module_overrides: bool = False,
         engine: str = "in-memory",
+        cache: NodeCache | None = None,
     ) -> None:
         self.config: dict[str, Any] = dict(config or {})
         self.modules = tuple(modules)
@@ -131,6 +134,12 @@ class Driver:
             self.modules, self.config, allow_module_overrides=allow_module_overrides
         )
         self._memo: TraceMemo = {}
+        self.cache: NodeCache | None = cache
+        if cache is not None:
+            for name in cache.named_nodes():
+                if name not in self.graph.nodes:
+                    raise self.graph.unknown(name, what="node named in with_cache()")
+        self._cache_plan: CachePlan | None = None
         # Plans reusable for a request of the same shape (see planner.compile.Recipe).
         self._recipes: dict[Hashable, Compiled] = {}
         self._needed_inputs: dict[Hashable, tuple[str, ...]] = {}
@@ -230,6 +239,21 @@ class Driver:
         names = self._final_names(final_vars)
         overrides = dict(overrides or {})
         inputs = dict(inputs or {})
+        if self.cache is not None:
+            values = self._check_request(names, inputs, overrides)
+            plan = self.cache.prepare(self.graph, names, values, overrides, self.engine)
+            compiled = compile_request(
+                self.graph,
+                names,
+                values,
+                {**overrides, **plan.sources},
+                self._memo,
+                self.engine,
+                plan.cached,
+            )
+            self._cache_plan = plan
+            self.last_compiled = compiled
+            return compiled
         key = self._request_key(names, inputs, overrides)
         template = self._recipes.get(key) if key is not None else None
         if template is not None and template.recipe is not None:
@@ -302,7 +326,10 @@ class Driver:
         frames, collected = collect_outputs(compiled, self.graph, self.engine)
         self.validation_results = judge_checks(compiled, frames)
         enforce_checks(self.validation_results)
-        return shape_result(compiled, frames, self.result_kind, collected)
+        result = shape_result(compiled, frames, self.result_kind, collected)
+        if self.cache is not None and self._cache_plan is not None:
+            self.cache.finish(self.graph, self._cache_plan, compiled, frames, collected)
+        return result
 
     def explain(
         self,
@@ -526,6 +553,7 @@ class Builder:
     adapters: list[Any] = field(default_factory=list)
     overrides_allowed: bool = False
     engine: EngineName = "in-memory"
+    cache_settings: dict[str, Any] | None = None
 
     def with_modules(self, *modules: types.ModuleType) -> Builder:
         """Add modules whose public functions become nodes."""
@@ -552,6 +580,46 @@ class Builder:
         self.engine = _check_engine(engine)
         return self
 
+    def with_cache(
+        self,
+        path: str | Path = ".hamilton_fast_cache",
+        *,
+        default_behavior: str = "default",
+        recompute: bool | Sequence[str] | None = None,
+        disable: bool | Sequence[str] | None = None,
+        ignore: Sequence[str] | None = None,
+        default: Sequence[str] | None = None,
+    ) -> Builder:
+        """Cache node results under ``path``: a rerun recomputes only what an edit touched.
+
+        Per-node behaviours use Hamilton's names: ``recompute`` (always compute, overwrite),
+        ``disable`` (neither read nor write), ``ignore`` (also left out of dependents' keys),
+        ``default``. ``recompute=True`` or ``disable=True`` applies to every node.
+        """
+        behaviors: dict[str, str] = {}
+        base = default_behavior
+        for name, nodes in (
+            ("recompute", recompute),
+            ("disable", disable),
+            ("ignore", ignore),
+            ("default", default),
+        ):
+            if nodes is True:
+                base = name
+            elif nodes:
+                if isinstance(nodes, str):
+                    raise CacheError(
+                        f"with_cache({name}=...) takes a list of node names, got the string "
+                        f"{nodes!r}.\nHint: with_cache({name}=[{nodes!r}])."
+                    )
+                behaviors.update(dict.fromkeys(nodes, name))
+        if base not in BEHAVIORS:
+            raise CacheError(
+                f"unknown cache behaviour {base!r}.\nHint: choose one of {', '.join(BEHAVIORS)}."
+            )
+        self.cache_settings = {"path": path, "default_behavior": base, "behaviors": behaviors}
+        return self
+
     def build(self) -> Driver:
         """Build and validate the graph; raises GraphError listing every problem."""
         kinds = [a for a in self.adapters if _result_kind(a)]
@@ -561,4 +629,15 @@ class Builder:
             adapter=kinds[-1] if kinds else None,
             allow_module_overrides=self.overrides_allowed,
             engine=self.engine,
+            cache=self._build_cache(),
+        )
+
+    def _build_cache(self) -> NodeCache | None:
+        if self.cache_settings is None:
+            return None
+        settings = self.cache_settings
+        return NodeCache(
+            settings["path"],
+            default_behavior=settings["default_behavior"],
+            behaviors=settings["behaviors"],
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from hamilton_fast.errors import ModifierError
 
@@ -23,7 +23,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class ModifierSpec:
-    """Base of every decorator's spec. Subclasses are frozen dataclasses."""
+    """Base of every decorator's spec. Subclasses are frozen dataclasses.
+
+    ``per_output`` marks specs that hold arguments for several generated nodes, each node
+    carrying its own part (``@parameterize``): code fingerprints leave those specs out, so
+    editing one output's arguments does not invalidate its siblings in the cache.
+    """
+
+    per_output: ClassVar[bool] = False
 
     @property
     def decorator_name(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from hamilton_fast.errors import ModifierError
 from hamilton_fast.function_modifiers.base import ModifierSpec, attach, location_of
@@ -145,6 +145,7 @@ class ParameterizeSpec(ModifierSpec):
 
     outputs: tuple[Parameterization, ...]
     decorator: str = "parameterize"
+    per_output: ClassVar[bool] = True
 
     @property
     def decorator_name(self) -> str:
@@ -248,6 +249,7 @@ class ParameterizeExtractSpec(ModifierSpec):
     """Call the frame function once per group, extracting that group's columns."""
 
     extracts: tuple[ParameterizedExtract, ...]
+    per_output: ClassVar[bool] = True
 
     @property
     def decorator_name(self) -> str:

@@ -1,0 +1,715 @@
+"""The on-disk node cache: a diskcache index plus one value file per entry.
+
+Layout under the cache directory::
+
+    index/              diskcache (SQLite): key -> JSON record (node, kind, format, size,
+                        created, last used, checksum, file name, key parts)
+    values/<key>-<uid>.arrow   frames and series, Arrow IPC (feather v2), uncompressed
+    values/<key>-<uid>.pkl     values stored with an explicit ``format="pickle"``
+
+Scalars and small containers of them live in the index record itself, as typed JSON: no
+pickle unless asked for. A write goes to a temporary file in ``values/``, is fsynced and
+renamed into place, and only then is the index record added, so a process killed mid-write
+leaves at most an unreferenced file (swept later by :meth:`CacheStore.prune` and
+:meth:`CacheStore.clear`), never a record that reads back as valid. Value files are never
+overwritten in place: each write has its own file name, and the first record added for a key
+wins (``diskcache.Cache.add`` is atomic across processes), so concurrent writers of one key
+cannot corrupt each other or pull a file from under a reader. Every record carries an xxh3
+checksum of its value, verified when read (once per file per process by default); a corrupt
+or missing value warns with :class:`CacheCorruptionWarning`, is removed, and reads as a miss.
+
+>>> import tempfile, polars as pl
+>>> with CacheStore(tempfile.mkdtemp()) as store:
+...     _ = store.put("k1", "revenue", pl.DataFrame({"x": [1, 2]}))
+...     store.get("k1").shape, store.get("missing")
+((2, 1), None)
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import decimal
+import json
+import mmap
+import os
+import pathlib
+import pickle
+import re
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import diskcache  # type: ignore[import-untyped]
+import numpy as np
+import polars as pl
+import xxhash
+
+from hamilton_fast.errors import CacheError
+
+__all__ = ["CacheCorruptionWarning", "CacheStore", "Entry"]
+
+Format = Literal["ipc", "json", "pickle"]
+Kind = Literal["frame", "series", "scalar", "object"]
+
+_RECORD_VERSION = 1
+_TOUCH_INTERVAL_SECONDS = 3600.0
+_ORPHAN_GRACE_SECONDS = 600.0
+_SAFE_KEY = re.compile(r"[0-9A-Za-z_-]{1,96}")
+_EXTENSIONS = {"ipc": ".arrow", "pickle": ".pkl"}
+
+
+class CacheCorruptionWarning(UserWarning):
+    """A cache entry failed its checksum or lost its file; it was removed and is recomputed."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached node value, as the index describes it.
+
+    ``kind`` is what the value is (``frame``, ``series``, ``scalar`` for JSON-encodable Python
+    values, ``object`` for pickles); ``format`` how it is stored (``ipc``, ``json``,
+    ``pickle``). ``path`` is the value file, None for values kept in the index (JSON).
+    ``created`` and ``last_used`` are seconds since the epoch. ``parts`` are the named key
+    parts the caller recorded (see ``fingerprint.node_key_parts``), for explaining misses.
+    """
+
+    key: str
+    node: str
+    kind: str
+    format: str
+    size_bytes: int
+    created: float
+    last_used: float
+    checksum: str
+    path: Path | None
+    parts: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+class _Corrupt(Exception):
+    """Internal: the value behind a record is unreadable (the reason is the message)."""
+
+
+class CacheStore:
+    """Node values on disk, keyed by node keys, shared safely between processes.
+
+    ``verify="once"`` (the default) checks a value file's checksum the first time this store
+    reads it and again whenever its size, mtime or inode change; ``"always"`` re-hashes on
+    every read (about 25 ms per 100 MB from the page cache). ``durable=False`` skips the fsyncs
+    (a killed process still leaves no half entry; only an OS crash or power loss could).
+    ``clock`` is for tests.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        verify: Literal["once", "always"] = "once",
+        durable: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if verify not in ("once", "always"):
+            raise ValueError(f"verify must be 'once' or 'always', got {verify!r}")
+        self.path = Path(path).absolute()  # scans are collected later, maybe after a chdir
+        self.values_dir = self.path / "values"
+        try:
+            self.values_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(
+                f"Cannot use `{self.path}` as a cache directory: {exc.strerror or exc}.\n"
+                "Hint: pass a directory path you can write to, e.g. "
+                '`with_cache(path=".hamilton_fast_cache")`.'
+            ) from exc
+        self.verify = verify
+        self.durable = durable
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._verified: dict[str, tuple[int, int, int, str]] = {}
+        self._index_pid = -1
+        self._index_cache: Any = None
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def _index(self) -> Any:
+        if self._index_pid != os.getpid():  # after a fork, open our own connection
+            self._index_cache = diskcache.Cache(
+                str(self.path / "index"), eviction_policy="none", statistics=False
+            )
+            self._index_pid = os.getpid()
+        return self._index_cache
+
+    def close(self) -> None:
+        """Close the index connection (the store reopens it if used again)."""
+        if self._index_cache is not None and self._index_pid == os.getpid():
+            self._index_cache.close()
+        self._index_cache = None
+        self._index_pid = -1
+
+    def __enter__(self) -> CacheStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CacheStore({str(self.path)!r})"
+
+    def __len__(self) -> int:
+        return len(self.entries())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.contains(key)
+
+    # writing --------------------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        node: str,
+        value: Any,
+        format: Format | None = None,
+        *,
+        parts: Mapping[str, str] | None = None,
+        overwrite: bool = False,
+    ) -> Entry:
+        """Store ``value`` for ``node`` under ``key`` and return its entry.
+
+        Frames and series go to Arrow IPC (a LazyFrame is sunk to IPC); scalars, dates,
+        decimals and lists/tuples/dicts/sets of them to typed JSON; anything else only with
+        ``format="pickle"``. If ``key`` already has an entry, that entry is kept and returned
+        (keys are content-derived, so both values are the same) unless ``overwrite=True``, as
+        a forced recompute wants; the replaced file stays until the next prune or clear, so
+        readers holding it are not disturbed.
+        """
+        _check_key(key)
+        if not overwrite:
+            existing = self._record(key)
+            if existing is not None:
+                return _entry(self, key, existing)
+        kind, fmt = _classify(node, value, format)
+        now = self._clock()
+        record: dict[str, Any] = {
+            "v": _RECORD_VERSION,
+            "node": node,
+            "kind": kind,
+            "format": fmt,
+            "created": now,
+            "last_used": now,
+            "parts": dict(parts or {}),
+        }
+        file_path: Path | None = None
+        if fmt == "json":
+            payload = json.dumps(_to_json(value), separators=(",", ":"), ensure_ascii=False)
+            record.update(
+                value=payload,
+                file=None,
+                size=len(payload.encode("utf-8", "surrogatepass")),
+                checksum=_checksum_text(payload),
+            )
+        else:
+            file_path = self._write_file(key, node, kind, fmt, value)
+            record.update(
+                file=file_path.name,
+                size=file_path.stat().st_size,
+                checksum=_checksum_file(file_path),
+            )
+        text = json.dumps(record, separators=(",", ":"))
+        index = self._index
+        if overwrite:
+            index.set(key, text)
+        elif not index.add(key, text):
+            winner = self._record(key)
+            if winner is not None:  # another process stored this key first: keep theirs
+                if file_path is not None:
+                    _remove(file_path)
+                return _entry(self, key, winner)
+            index.set(key, text)  # theirs was cleared meanwhile, or unreadable
+        return _entry(self, key, record)
+
+    def _write_file(self, key: str, node: str, kind: str, fmt: str, value: Any) -> Path:
+        final = self.values_dir / f"{_file_stem(key)}-{uuid.uuid4().hex[:16]}{_EXTENSIONS[fmt]}"
+        handle, temporary = tempfile.mkstemp(dir=self.values_dir, prefix=".tmp-", suffix=".part")
+        os.close(handle)
+        try:
+            _write_value(temporary, kind, fmt, value)
+            if self.durable:
+                _fsync_path(temporary)
+            os.replace(temporary, final)
+            if self.durable:
+                _fsync_path(self.values_dir)
+        except BaseException as exc:
+            _remove(Path(temporary))
+            if isinstance(exc, CacheError | KeyboardInterrupt | SystemExit):
+                raise
+            raise CacheError(
+                f"Could not store the value of `{node}` in the cache: {exc}\n"
+                f"  key: {key}\n  directory: {self.values_dir}\n"
+                'Hint: check the disk, or mark the node `@cache(behavior="disable")`.'
+            ) from exc
+        return final
+
+    # reading --------------------------------------------------------------------------------
+
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` has an entry (the value is not read; :meth:`get` may still miss)."""
+        return self._record(key) is not None
+
+    def entry(self, key: str) -> Entry | None:
+        """The entry for ``key``, without reading or verifying its value."""
+        record = self._record(key)
+        return None if record is None else _entry(self, key, record)
+
+    def get(self, key: str) -> Any | None:
+        """The stored value (eager), or None on a miss or a corrupted entry (with a warning)."""
+        record = self._record(key)
+        if record is None:
+            return None
+        entry = _entry(self, key, record)
+        try:
+            value = self._read(entry, record)
+        except _Corrupt as exc:
+            self._drop_corrupt(key, record, str(exc))
+            return None
+        self._touch(key, record)
+        return value
+
+    def scan(self, key: str) -> pl.LazyFrame | None:
+        """A lazy scan of a stored frame or series (one column), or None on a miss.
+
+        The file is verified first; the scan reads it when the query is collected.
+        """
+        record = self._record(key)
+        if record is None:
+            return None
+        entry = _entry(self, key, record)
+        if entry.format != "ipc" or entry.path is None:
+            raise CacheError(
+                f"Cache entry for `{entry.node}` holds a {entry.kind} stored as {entry.format}, "
+                "which cannot be scanned lazily.\n"
+                f"  key: {key}\n"
+                "Hint: read it with `CacheStore.get`."
+            )
+        try:
+            self._verify_file(entry)
+        except _Corrupt as exc:
+            self._drop_corrupt(key, record, str(exc))
+            return None
+        self._touch(key, record)
+        return pl.scan_ipc(entry.path)
+
+    def _read(self, entry: Entry, record: Mapping[str, Any]) -> Any:
+        if entry.format == "json":
+            payload = record.get("value")
+            if not isinstance(payload, str) or _checksum_text(payload) != entry.checksum:
+                raise _Corrupt("checksum mismatch")
+            try:
+                return _from_json(json.loads(payload))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise _Corrupt(f"undecodable value: {exc}") from exc
+        self._verify_file(entry)
+        assert entry.path is not None
+        try:
+            if entry.format == "pickle":
+                return pickle.loads(entry.path.read_bytes())
+            frame = pl.read_ipc(entry.path)
+        except FileNotFoundError as exc:
+            raise _Corrupt("value file missing") from exc
+        except Exception as exc:
+            raise _Corrupt(f"unreadable value file: {exc}") from exc
+        return frame.to_series(0) if entry.kind == "series" else frame
+
+    def _verify_file(self, entry: Entry) -> None:
+        path = entry.path
+        if path is None:
+            raise _Corrupt("record names no value file")
+        try:
+            info = path.stat()
+        except FileNotFoundError as exc:
+            raise _Corrupt("value file missing") from exc
+        if info.st_size != entry.size_bytes:
+            raise _Corrupt(f"size {info.st_size} bytes, expected {entry.size_bytes}")
+        stamp = (info.st_size, info.st_mtime_ns, info.st_ino, entry.checksum)
+        name = str(path)
+        if self.verify == "once":
+            with self._lock:
+                if self._verified.get(name) == stamp:
+                    return
+        try:
+            actual = _checksum_file(path)
+        except FileNotFoundError as exc:
+            raise _Corrupt("value file missing") from exc
+        if actual != entry.checksum:
+            raise _Corrupt("checksum mismatch")
+        with self._lock:
+            self._verified[name] = stamp
+
+    def _record(self, key: str) -> dict[str, Any] | None:
+        text = self._index.get(key)
+        if not isinstance(text, str):
+            return None
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(record, dict) or record.get("v") != _RECORD_VERSION:
+            return None
+        return record
+
+    def _touch(self, key: str, record: dict[str, Any]) -> None:
+        """Record a use; at most once an hour per entry, since pruning counts in days."""
+        now = self._clock()
+        if now - float(record.get("last_used", 0.0)) < _TOUCH_INTERVAL_SECONDS:
+            return
+        index = self._index
+        with index.transact():
+            current = self._record(key)
+            if current is None or current.get("file") != record.get("file"):
+                return
+            current["last_used"] = now
+            index.set(key, json.dumps(current, separators=(",", ":")))
+
+    def _drop_corrupt(self, key: str, record: Mapping[str, Any], reason: str) -> None:
+        entry = _entry(self, key, record)
+        current = self._record(key)
+        if current is None or current.get("file") != record.get("file"):
+            return  # cleared or replaced while we read it: a plain miss, nothing is corrupt
+        warnings.warn(
+            f"Cache entry for `{entry.node}` is unusable ({reason}); it was removed and the "
+            "node will be recomputed.\n"
+            f"  key: {key}\n"
+            f"  file: {entry.path if entry.path is not None else '(in the index)'}\n"
+            "Hint: nothing to do if this is rare; if it repeats, check the disk holding "
+            f"{self.path}.",
+            CacheCorruptionWarning,
+            stacklevel=3,
+        )
+        self._remove_if_same(key, record)
+
+    # inspection and clean-up ----------------------------------------------------------------
+
+    def entries(self, node: str | None = None) -> list[Entry]:
+        """All entries (or those of ``node``), oldest first."""
+        found: list[Entry] = []
+        for key in list(self._index):
+            if not isinstance(key, str):
+                continue
+            record = self._record(key)
+            if record is None or (node is not None and record.get("node") != node):
+                continue
+            found.append(_entry(self, key, record))
+        found.sort(key=lambda e: (e.created, e.key))
+        return found
+
+    def total_size(self) -> int:
+        """Bytes held by all entries' values."""
+        return sum(entry.size_bytes for entry in self.entries())
+
+    def clear(self, node: str | None = None) -> int:
+        """Remove the entries of ``node``, or all entries; returns how many were removed."""
+        removed = 0
+        for entry in self.entries(node):
+            record = self._record(entry.key)
+            if record is not None and self._remove_if_same(entry.key, record):
+                removed += 1
+        if node is None:
+            self._sweep_orphans()
+        return removed
+
+    def prune(self, older_than_days: float) -> int:
+        """Remove entries not used for ``older_than_days`` days; returns how many."""
+        cutoff = self._clock() - older_than_days * 86400.0
+        removed = 0
+        for entry in self.entries():
+            if entry.last_used >= cutoff:
+                continue
+            record = self._record(entry.key)
+            if record is not None and self._remove_if_same(entry.key, record):
+                removed += 1
+        self._sweep_orphans()
+        return removed
+
+    def _remove_if_same(self, key: str, record: Mapping[str, Any]) -> bool:
+        """Delete ``key`` if it still points at ``record``'s file, then the file itself."""
+        index = self._index
+        with index.transact():
+            current = self._record(key)
+            if current is None or current.get("file") != record.get("file"):
+                return False
+            index.delete(key)
+        file_name = record.get("file")
+        if isinstance(file_name, str):
+            _remove(self.values_dir / file_name)
+        return True
+
+    def _sweep_orphans(self) -> None:
+        """Delete value files no entry references: leftovers of killed writers and overwrites.
+
+        Only files older than a grace period, so a concurrent writer's file that is complete
+        but not yet indexed is left alone.
+        """
+        referenced = {entry.path.name for entry in self.entries() if entry.path is not None}
+        cutoff = time.time() - _ORPHAN_GRACE_SECONDS
+        for candidate in self.values_dir.iterdir():
+            if candidate.name in referenced:
+                continue
+            with contextlib.suppress(OSError):
+                if candidate.is_file() and candidate.stat().st_mtime < cutoff:
+                    candidate.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _entry(store: CacheStore, key: str, record: Mapping[str, Any]) -> Entry:
+    file_name = record.get("file")
+    parts = record.get("parts")
+    return Entry(
+        key=key,
+        node=str(record.get("node", "")),
+        kind=str(record.get("kind", "")),
+        format=str(record.get("format", "")),
+        size_bytes=int(record.get("size", 0)),
+        created=float(record.get("created", 0.0)),
+        last_used=float(record.get("last_used", 0.0)),
+        checksum=str(record.get("checksum", "")),
+        path=store.values_dir / file_name if isinstance(file_name, str) else None,
+        parts=dict(parts) if isinstance(parts, dict) else {},
+    )
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise CacheError(
+            f"A cache key must be a non-empty string, got {key!r}.\n"
+            "Hint: build keys with `hamilton_fast.cache.node_key`."
+        )
+
+
+def _file_stem(key: str) -> str:
+    return key if _SAFE_KEY.fullmatch(key) else xxhash.xxh3_128_hexdigest(key.encode())
+
+
+def _classify(node: str, value: Any, format: Format | None) -> tuple[Kind, Format]:
+    if format not in (None, "ipc", "json", "pickle"):
+        raise CacheError(
+            f"Unknown cache format {format!r} for `{node}`.\n"
+            'Hint: use format="ipc", "json" or "pickle", or leave it out.'
+        )
+    if format == "pickle":
+        return "object", "pickle"
+    if isinstance(value, pl.DataFrame | pl.LazyFrame | pl.Series) and format in (None, "ipc"):
+        schema = (
+            {value.name: value.dtype}
+            if isinstance(value, pl.Series)
+            else value.collect_schema()
+            if isinstance(value, pl.LazyFrame)
+            else value.schema
+        )
+        objects = [name for name, dtype in schema.items() if _holds_objects(dtype)]
+        if objects:
+            raise CacheError(
+                f"Cannot cache the value of `{node}`: column `{objects[0]}` holds Python objects "
+                "(dtype Object), which Arrow IPC cannot store.\n"
+                'Hint: mark the node `@cache(format="pickle")`, or `@cache(behavior="disable")`.'
+            )
+        return ("series" if isinstance(value, pl.Series) else "frame"), "ipc"
+    if format in (None, "json"):
+        try:
+            _to_json(value)
+        except _NotJsonable as exc:
+            problem = str(exc)
+        else:
+            return "scalar", "json"
+    else:
+        problem = f"format {format!r} only holds frames and series"
+    raise CacheError(
+        f"Cannot cache the value of `{node}`: a `{type(value).__module__}."
+        f"{type(value).__qualname__}` is not a frame, series or JSON-encodable value.\n"
+        f"  detail: {problem}\n"
+        'Hint: mark the node `@cache(format="pickle")` to store it with pickle, or '
+        '`@cache(behavior="disable")` to not cache it.'
+    )
+
+
+def _holds_objects(dtype: Any) -> bool:
+    pending = [dtype]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, pl.Object):
+            return True
+        if isinstance(current, pl.List | pl.Array):
+            pending.append(current.inner)
+        elif isinstance(current, pl.Struct):
+            pending.extend(field.dtype for field in current.fields)
+    return False
+
+
+def _write_value(path: str, kind: str, fmt: str, value: Any) -> None:
+    if fmt == "pickle":
+        with open(path, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return
+    if isinstance(value, pl.LazyFrame):
+        value.sink_ipc(path, compression="uncompressed")
+        return
+    frame = value.to_frame() if isinstance(value, pl.Series) else value
+    frame.write_ipc(path, compression="uncompressed")
+
+
+def _fsync_path(path: str | Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _checksum_file(path: Path) -> str:
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            return xxhash.xxh3_128_hexdigest(b"")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return xxhash.xxh3_128_hexdigest(mapped)
+
+
+def _checksum_text(text: str) -> str:
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))
+
+
+# --------------------------------------------------------------------------------------------
+# Typed JSON for scalars: exact round trips, no pickle
+
+
+class _NotJsonable(Exception):
+    pass
+
+
+def _to_json(value: Any) -> Any:
+    kind = type(value)
+    if value is None:
+        return {"t": "none"}
+    if kind is bool:
+        return {"t": "bool", "v": value}
+    if kind is int:
+        return {"t": "int", "v": str(value)}
+    if kind is float:
+        return {"t": "float", "v": value.hex()}
+    if kind is str:
+        return {"t": "str", "v": value}
+    if kind is bytes:
+        return {"t": "bytes", "v": base64.b64encode(value).decode()}
+    if kind is complex:
+        return {"t": "complex", "re": value.real.hex(), "im": value.imag.hex()}
+    if kind is decimal.Decimal:
+        return {"t": "decimal", "v": str(value)}
+    if kind is dt.datetime:
+        return {"t": "datetime", "v": value.replace(tzinfo=None).isoformat(), **_tz_json(value)}
+    if kind is dt.date:
+        return {"t": "date", "v": value.isoformat()}
+    if kind is dt.time:
+        if value.tzinfo is not None:
+            raise _NotJsonable("a time of day with a time zone")
+        return {"t": "time", "v": value.isoformat(), "fold": value.fold}
+    if kind is dt.timedelta:
+        return {"t": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
+    if isinstance(value, pathlib.PurePath) and kind.__module__ == "pathlib":
+        return {"t": "path", "cls": kind.__name__, "v": str(value)}
+    if isinstance(value, np.generic) and not value.dtype.hasobject:
+        return {
+            "t": "np",
+            "dtype": value.dtype.str,
+            "v": base64.b64encode(value.tobytes()).decode(),
+        }
+    if kind in (list, tuple, set, frozenset):
+        return {"t": kind.__name__, "v": [_to_json(item) for item in value]}
+    if kind is dict:
+        return {"t": "dict", "v": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
+    raise _NotJsonable(f"`{kind.__module__}.{kind.__qualname__}` has no exact JSON form")
+
+
+def _tz_json(value: dt.datetime) -> dict[str, Any]:
+    tz = value.tzinfo
+    if tz is None:
+        return {"fold": value.fold}
+    if isinstance(tz, zoneinfo.ZoneInfo):
+        return {"fold": value.fold, "zone": tz.key}
+    if type(tz) is dt.timezone:
+        offset = tz.utcoffset(None)
+        name = tz.tzname(None)
+        default = dt.timezone(offset).tzname(None)
+        return {
+            "fold": value.fold,
+            "offset": offset.total_seconds(),
+            "tzname": None if name == default or tz is dt.UTC else name,
+            "utc": tz is dt.UTC,
+        }
+    raise _NotJsonable(f"a datetime with a `{type(tz).__qualname__}` time zone")
+
+
+def _from_json(obj: Any) -> Any:
+    tag = obj["t"]
+    if tag == "none":
+        return None
+    if tag in ("bool", "str"):
+        return obj["v"]
+    if tag == "int":
+        return int(obj["v"])
+    if tag == "float":
+        return float.fromhex(obj["v"])
+    if tag == "bytes":
+        return base64.b64decode(obj["v"])
+    if tag == "complex":
+        return complex(float.fromhex(obj["re"]), float.fromhex(obj["im"]))
+    if tag == "decimal":
+        return decimal.Decimal(obj["v"])
+    if tag == "datetime":
+        naive = dt.datetime.fromisoformat(obj["v"]).replace(fold=obj["fold"])
+        if "zone" in obj:
+            return naive.replace(tzinfo=zoneinfo.ZoneInfo(obj["zone"]))
+        if "offset" in obj:
+            if obj["utc"]:
+                return naive.replace(tzinfo=dt.UTC)
+            delta = dt.timedelta(seconds=obj["offset"])
+            zone = dt.timezone(delta, obj["tzname"]) if obj["tzname"] else dt.timezone(delta)
+            return naive.replace(tzinfo=zone)
+        return naive
+    if tag == "date":
+        return dt.date.fromisoformat(obj["v"])
+    if tag == "time":
+        return dt.time.fromisoformat(obj["v"]).replace(fold=obj["fold"])
+    if tag == "timedelta":
+        days, seconds, micros = obj["v"]
+        return dt.timedelta(days=days, seconds=seconds, microseconds=micros)
+    if tag == "path":
+        return getattr(pathlib, obj["cls"])(obj["v"])
+    if tag == "np":
+        raw = base64.b64decode(obj["v"])
+        return np.frombuffer(raw, dtype=np.dtype(obj["dtype"]))[0]
+    if tag in ("list", "tuple", "set", "frozenset"):
+        items = [_from_json(item) for item in obj["v"]]
+        return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
+    if tag == "dict":
+        return {_from_json(k): _from_json(v) for k, v in obj["v"]}
+    raise KeyError(tag)
