@@ -234,3 +234,14 @@ def test_forecast_plot_is_written(full: dict) -> None:
     assert plot is not None
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot.stat().st_size > 10_000
+
+
+def test_target_checks_run_inside_the_feature_query(tmp_path):
+    import run as forecasting_run
+
+    figures = forecasting_run.main(["--series", "20", "--weeks", "100", "--out", str(tmp_path)])
+    assert figures["checks"] == [
+        "target data_type_validator ok",
+        "target max_fraction_nans_validator ok",
+        "target mean_in_range_validator ok",
+    ]

@@ -28,11 +28,12 @@ import lags
 import loaders
 import model
 import prices
+import target
 
 from hamilton_fast import base, driver
 
 HERE = Path(__file__).resolve().parent
-MODULES = (loaders, calendar_features, lags, prices, model)
+MODULES = (loaders, calendar_features, lags, prices, target, model)
 MODEL_OUTPUTS = [
     "feature_names",
     "backtest_cutoff",
@@ -156,8 +157,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     inputs = {"panel_path": str(panel_path), "plan_path": str(plan_path)}
     tic = time.perf_counter()
-    features = dr.execute(["feature_frame"], inputs=inputs)["feature_frame"]
+    computed = dr.execute(["feature_frame", "target"], inputs=inputs)
+    features = computed["feature_frame"]
     timings["features query"] = time.perf_counter() - tic
+    checks = [
+        f"{c.node} {c.validator} {'ok' if c.passes else 'FAILED'}" for c in dr.validation_results
+    ]
     kinds = _node_kinds(dr)
 
     tic = time.perf_counter()
@@ -193,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{len(feature_names)} features{in_query}",
         f"  model           {timings['model']:6.2f} s  ridge regression; backtest weeks "
         f"{first_test_week} to {result['last_observed_week']}",
+        f"checks: {'; '.join(checks)}",
         f"backtest WAPE {wape:.3f} vs seasonal naive {naive:.3f} ({wape / naive - 1:+.0%})",
         f"forecast: {forecast.height:,} rows, {forecast['week'].n_unique()} weeks from "
         f"{forecast['week'].min()}",
@@ -208,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "feature_rows": features.height,
         "n_features": len(feature_names),
         "feature_names": feature_names,
+        "checks": checks,
         "backtest_wape": wape,
         "seasonal_naive_wape": naive,
         "backtest_cutoff": result["backtest_cutoff"],
