@@ -67,6 +67,7 @@ class CachePlan:
     needed: set[str]
     computed: set[str]
     sources: dict[str, Any]  # frame-producing nodes called while keying (see prepare)
+    overrides: frozenset[str] = frozenset()
 
 
 class NodeCache:
@@ -182,8 +183,10 @@ class NodeCache:
                 problems[name] = f"its dependency `{bad[0]}` cannot be fingerprinted"
         given = {**overrides, **sources}
         cached = self._hits(graph, outputs, given, needed, keys)
-        computed = graph.upstream(outputs, stop_at={*overrides, *cached}) - set(cached)
-        return CachePlan(keys, parts, problems, cached, needed, computed, sources)
+        computed = graph.upstream(outputs, stop_at={*overrides, *cached}) - {*cached, *overrides}
+        return CachePlan(
+            keys, parts, problems, cached, needed, computed, sources, frozenset(overrides)
+        )
 
     def _function_key(
         self,
@@ -346,7 +349,9 @@ class NodeCache:
         for name in graph.sorted(plan.needed):
             node = graph.nodes[name]
             key = plan.keys.get(name)
-            if node.role in (NodeRole.INPUT, NodeRole.CONFIG):
+            if name in plan.overrides:
+                status, detail = "override", "given in overrides=; not stored"
+            elif node.role in (NodeRole.INPUT, NodeRole.CONFIG):
                 status, detail = "input", ""
             elif name in plan.cached:
                 status, detail = "hit", ""
