@@ -145,8 +145,8 @@ def _assemble(compiled: Compiled, frames: Mapping[int, pl.DataFrame]) -> pl.Data
         frame = frames[next(iter(groups))]
         if frame.width != len(compiled.outputs):
             frame = frame.select(compiled.outputs)
-        if not compiled.scalars or frame.height:
-            return frame
+        if any(n not in compiled.scalars for n in compiled.outputs):
+            return frame  # (scalars alone make one row, built below)
     column_groups = {
         compiled.output_group[n]
         for n in compiled.outputs

@@ -187,3 +187,24 @@ def test_frame_output_alone_is_returned_whole(tmp_path):
     result = dr.execute(["joined"], inputs={"left": left, "right": right})
     expected = pl.DataFrame({"k": [1, 2], "a": [1.0, 2.0], "b": ["y", "x"]})
     assert_frame_equal(result, expected)
+
+
+def test_scalars_alone_make_one_row(tmp_path):
+    module = load_module(
+        tmp_path,
+        """
+        import polars as pl
+
+        def doubled(y: pl.Expr) -> pl.Expr:
+            return y + y
+
+        def mean(doubled: pl.Expr) -> pl.Expr:
+            return doubled.mean()
+        """,
+    )
+    dr = driver.Builder().with_modules(module).build()
+    y = pl.Series([1.0, 3.0])
+    for _ in range(2):  # the second call replays the cached plan
+        assert dr.execute(["mean"], inputs={"y": y}).to_dict(as_series=False) == {"mean": [4.0]}
+    both = dr.execute(["mean", "doubled"], inputs={"y": y})
+    assert both.to_dict(as_series=False) == {"mean": [4.0, 4.0], "doubled": [2.0, 6.0]}
