@@ -502,6 +502,7 @@ class Driver:
             self,
             names,
             reports,
+            status=self._cache_status(),
             output_file_path=output_file_path,
             render_kwargs=render_kwargs,
             graphviz_kwargs=graphviz_kwargs,
@@ -512,6 +513,18 @@ class Driver:
             keep_dot=keep_dot,
             show_unused=show_unused,
         )
+
+    def _cache_status(self) -> dict[str, str] | None:
+        """Hit/computed per node: the last cached run's, else what the cache plans to do."""
+        if self.cache is None:
+            return None
+        shown = ("hit", "computed")
+        if self.cache.last_run:
+            return {n: s.status for n, s in self.cache.last_run.items() if s.status in shown}
+        plan = self._cache_plan
+        if plan is None:
+            return None
+        return {**dict.fromkeys(plan.computed, "computed"), **dict.fromkeys(plan.cached, "hit")}
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None, **kwargs: Any

@@ -358,3 +358,36 @@ def test_render_png_and_svg(dr, tmp_path):
     assert set(dr._repr_mimebundle_(include={"text/plain"})) == {"text/plain"}
     with pytest.raises(viz.RenderError, match="graphviz failed"):
         picture.render(tmp_path / "dag.nosuchformat")
+
+
+def test_cached_run_shows_hits_and_recomputed_nodes(tmp_path):
+    import polars as pl
+
+    from hamilton_fast import driver
+    from tests.helpers import load_module
+
+    module = load_module(
+        tmp_path,
+        """
+        import polars as pl
+
+        def doubled(x: pl.Series) -> pl.Series:
+            return x * 2
+
+        def shifted(doubled: pl.Series) -> pl.Series:
+            return doubled + 1
+        """,
+    )
+    inputs = {"x": pl.Series([1.0, 2.0])}
+    first = driver.Builder().with_modules(module).with_cache(tmp_path / "c").build()
+    first.execute(["doubled"], inputs=inputs)
+    first.cache.wait()
+    second = driver.Builder().with_modules(module).with_cache(tmp_path / "c").build()
+    second.execute(["doubled", "shifted"], inputs=inputs)
+    dot = second.visualize_execution(["doubled", "shifted"], inputs=inputs).dot
+    lines = {
+        line.split(" [")[0].strip().strip('"'): line for line in dot.splitlines() if " [" in line
+    }
+    assert "cache: hit" in lines["doubled"]
+    assert "dashed" in lines["doubled"]
+    assert "cache: computed" in lines["shifted"]
