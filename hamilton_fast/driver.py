@@ -35,15 +35,8 @@ from hamilton_fast.execute import (
 )
 from hamilton_fast.graph import Graph, NodeRole, build_graph, describe_type
 from hamilton_fast.nodes import CheckOutcome
-from hamilton_fast.planner.compile import (
-    Compiled,
-    EngineName,
-    TraceMemo,
-    compile_request,
-)
-from hamilton_fast.planner.compile import (
-    value_key as _value_key,
-)
+from hamilton_fast.planner.compile import TraceMemo, compile_request, value_key
+from hamilton_fast.planner.ir import Compiled, EngineName
 
 __all__ = ["ENGINES", "Builder", "Driver", "Variable"]
 
@@ -304,7 +297,7 @@ class Driver:
             if isinstance(value, pl.Series):
                 parts.append((name, "series", str(value.dtype), value.len()))
             else:
-                key = _value_key(value)
+                key = value_key(value)
                 if key is None:
                     return None
                 parts.append((name, key))

@@ -17,7 +17,7 @@ import polars as pl
 from hamilton_fast.errors import DataValidationError, NodeError, PlanError, ShapeError
 from hamilton_fast.graph import Graph
 from hamilton_fast.nodes import CheckOutcome
-from hamilton_fast.planner.compile import Compiled, EngineName, judge_check
+from hamilton_fast.planner.ir import Compiled, EngineName, judge_check
 
 __all__ = ["ResultKind", "collect_outputs", "enforce_checks", "judge_checks", "shape_result"]
 

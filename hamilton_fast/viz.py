@@ -35,7 +35,7 @@ from hamilton_fast.graph import Graph, NodeRole, describe_type
 
 if TYPE_CHECKING:
     from hamilton_fast.driver import Driver
-    from hamilton_fast.planner.compile import NodeReport
+    from hamilton_fast.planner.ir import NodeReport
 
 __all__ = [
     "KIND_STYLES",

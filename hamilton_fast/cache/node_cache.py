@@ -37,7 +37,8 @@ from hamilton_fast.cache.store import CacheStore, Entry
 from hamilton_fast.errors import CacheError
 from hamilton_fast.graph import Graph, NodeRole, describe_type
 from hamilton_fast.nodes import Node
-from hamilton_fast.planner.compile import Cached, Compiled, run_function
+from hamilton_fast.planner.compile import run_function
+from hamilton_fast.planner.ir import Cached, Compiled
 
 __all__ = ["BEHAVIORS", "CachePlan", "NodeCache", "NodeStatus"]
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from hamilton_fast.planner.compile import Compiled, NodeReport, compile_request
+from hamilton_fast.planner.compile import compile_request
 from hamilton_fast.planner.exprs import is_elementwise
+from hamilton_fast.planner.ir import Compiled, NodeReport, Recipe
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
 __all__ = [
     "Compiled",
     "NodeReport",
     "Opaque",
+    "Recipe",
     "Traced",
     "compile_request",
     "is_elementwise",

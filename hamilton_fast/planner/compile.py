@@ -25,27 +25,26 @@ import typing
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
 from hamilton_fast.errors import NodeError, PlanError, ShapeError
 from hamilton_fast.expand.with_columns import AppendColumns
 from hamilton_fast.graph import Graph, Node, NodeRole, ValueShape, describe_type
-from hamilton_fast.nodes import Check, CheckOutcome
+from hamilton_fast.nodes import CheckOutcome
+from hamilton_fast.planner.ir import (
+    Cached,
+    Compiled,
+    EngineName,
+    NodeReport,
+    PendingCheck,
+    Recipe,
+    judge_check,
+)
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
-__all__ = [
-    "Cached",
-    "Compiled",
-    "EngineName",
-    "NodeReport",
-    "Recipe",
-    "TraceMemo",
-    "compile_request",
-    "run_function",
-    "value_key",
-]
+__all__ = ["TraceMemo", "compile_request", "run_function", "value_key"]
 
 # Deepest chain of nodes substituted into one expression; deeper chains are materialized so
 # expression trees stay shallow (Polars walks them recursively).
@@ -57,17 +56,6 @@ MAX_INLINE_DEPTH = 8
 MAX_LAYERS = 256
 
 TraceMemo = dict[Hashable, "Traced | Opaque"]
-
-EngineName = Literal["auto", "in-memory", "streaming", "gpu"]
-
-
-@dataclass(frozen=True)
-class NodeReport:
-    """How one node was computed: ``kind`` and a human-readable ``detail``."""
-
-    name: str
-    kind: str  # input, config, override, frame, column, scalar, value, opaque
-    detail: str
 
 
 @dataclass
@@ -122,76 +110,6 @@ class _Slot:
     memo_key: Hashable = None
     depth: int = 0
     extract_group: _Group | None = None  # for a frame: the row space of its extracted columns
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to rebuild a request's final queries from new inputs, without planning again.
-
-    Recorded when a request needed no data-dependent step (no stage break, no function
-    called on real values): then the queries depend only on the inputs' shape, and the
-    driver replays ``ops`` on new Series inputs of the same shape. Ops:
-    ``("series", gid, names)`` a row space from Series inputs; ``("layer", gid, exprs)``
-    a ``with_columns``; ``("concat", gid, other_gids)`` a horizontal merge;
-    ``("select", gid, exprs)`` the final query of ``gid``.
-    """
-
-    ops: tuple[tuple[Any, ...], ...]
-
-    def replay(self, values: Mapping[str, Any]) -> dict[int, pl.LazyFrame]:
-        """The final queries, built from ``values`` (inputs, config and overrides)."""
-        frames: dict[int, pl.LazyFrame] = {}
-        queries: dict[int, pl.LazyFrame] = {}
-        for op, gid, arg in self.ops:
-            if op == "series":
-                frames[gid] = pl.DataFrame([values[n].alias(n) for n in arg]).lazy()
-            elif op == "layer":
-                frames[gid] = frames[gid].with_columns(arg)
-            elif op == "concat":
-                frames[gid] = pl.concat([frames[gid], *(frames[g] for g in arg)], how="horizontal")
-            else:
-                queries[gid] = frames[gid].select(arg)
-        return queries
-
-
-@dataclass(frozen=True)
-class Cached:
-    """A node value read from the node cache: a scan for columns, scalars and frames."""
-
-    kind: str  # column, scalar, frame, value
-    value: Any
-
-
-@dataclass(frozen=True)
-class PendingCheck:
-    """A check whose summary is a column of a final query (read after the collect)."""
-
-    node: str
-    check: Check
-    group: int
-    column: str
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """The lowered request: final queries per row space and what happened to each node."""
-
-    outputs: tuple[str, ...]
-    queries: Mapping[int, pl.LazyFrame]  # group id -> final select of its requested columns
-    output_group: Mapping[str, int]  # requested column/scalar -> group id
-    values: Mapping[str, Any]  # requested values and frames, computed already
-    scalars: frozenset[str]
-    # Scalars of functions annotated with a Python type: Apache Hamilton hands on the Python
-    # value, so results use the dtype Polars gives a Python int/float (Int64/Float64).
-    python_scalars: frozenset[str]
-    reports: tuple[NodeReport, ...]
-    stage_breaks: int
-    # Requested frames computed lazily for a function annotated pl.DataFrame: collected with
-    # the queries, so the result has the type the function promised.
-    lazy_frames: frozenset[str] = frozenset()
-    pending_checks: tuple[PendingCheck, ...] = ()
-    check_outcomes: tuple[CheckOutcome, ...] = ()  # checks already decided (opaque values)
-    recipe: Recipe | None = None  # set when the queries can be rebuilt from new inputs
 
 
 def run_function(node: Node, kwargs: Mapping[str, Any]) -> Any:
@@ -854,12 +772,6 @@ def _call_lazily(node: Node, kwargs: Mapping[str, Any], framed: Sequence[str]) -
     except Exception:
         return _MISSING
     return result if isinstance(result, (pl.DataFrame, pl.LazyFrame)) else _MISSING
-
-
-def judge_check(node: str, check: Check, value: Any) -> CheckOutcome:
-    """Apply a check's judge to its summary (or value)."""
-    passes, message, diagnostics = check.judge(value)
-    return CheckOutcome(node, check.validator, check.importance, passes, message, diagnostics)
 
 
 def _is_array_like(value: Any) -> bool:
