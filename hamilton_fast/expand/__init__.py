@@ -6,6 +6,11 @@ package imports every family so their handlers are in place.
 
 from __future__ import annotations
 
+from hamilton_fast.expand import io as _io  # noqa: F401  (registers handlers)
+from hamilton_fast.expand import pipes as _pipes  # noqa: F401  (registers handlers)
+from hamilton_fast.expand import recursive as _recursive  # noqa: F401  (registers handlers)
+from hamilton_fast.expand import validation as _validation  # noqa: F401  (registers handlers)
+from hamilton_fast.expand import with_columns as _with_columns  # noqa: F401  (registers handlers)
 from hamilton_fast.expand.core import (
     Bound,
     Expansion,
@@ -15,12 +20,6 @@ from hamilton_fast.expand.core import (
     strip_suffix,
 )
 from hamilton_fast.expand.registry import ExpansionContext, register
-
-from hamilton_fast.expand import io as _io  # noqa: F401  (registers handlers)
-from hamilton_fast.expand import pipes as _pipes  # noqa: F401  (registers handlers)
-from hamilton_fast.expand import recursive as _recursive  # noqa: F401  (registers handlers)
-from hamilton_fast.expand import with_columns as _with_columns  # noqa: F401  (registers handlers)
-from hamilton_fast.expand import validation as _validation  # noqa: F401  (registers handlers)
 
 __all__ = [
     "Bound",
