@@ -2,8 +2,9 @@
 
 The only users of xxhash and diskcache in the package. :mod:`.fingerprint` turns frames, files,
 lazy plans, Python values and functions into deterministic digests and builds node keys from
-them; :mod:`.store` keeps node values under those keys, crash-safe and shareable between
-processes.
+them (behind it: :mod:`.plans` for Polars' serialized plans, :mod:`.code` and :mod:`.libraries`
+for functions, :mod:`.keys` for node keys, :mod:`.canonical` for the framing they share);
+:mod:`.store` keeps node values under those keys, crash-safe and shareable between processes.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ so a fingerprint is the same in another process, after a pickle round trip and o
 What cannot be fingerprinted that way raises :class:`UnfingerprintableError` rather than
 silently giving a key that could return a stale result.
 
+This module is the public face, and hashes data itself: frames and series, files and Python
+values. Behind it, :mod:`.plans` reads Polars' serialized plans, :mod:`.code` fingerprints
+functions and classes (with :mod:`.libraries` telling library code from the user's),
+:mod:`.keys` builds node keys, and :mod:`.canonical` holds the framing they all share.
+
 >>> import polars as pl
 >>> a = pl.DataFrame({"x": [1, 2, 3, 4]}).slice(1, 2)
 >>> fingerprint_frame(a) == fingerprint_frame(pl.DataFrame({"x": [2, 3]}))
@@ -17,33 +22,21 @@ False
 
 from __future__ import annotations
 
-import ast
-import builtins
-import contextlib
 import dataclasses
 import datetime as dt
 import decimal
-import dis
 import enum
 import functools
 import glob
-import importlib
-import importlib.metadata
-import importlib.util
-import inspect
-import logging
 import os
 import pathlib
 import re
-import sys
-import sysconfig
-import textwrap
 import threading
 import time
 import types
 import zoneinfo
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +45,26 @@ import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import xxhash
 
-from hamilton_fast.errors import CacheError
+from hamilton_fast.cache import plans
+from hamilton_fast.cache.canonical import (
+    _HINT,
+    FORMAT_VERSION,
+    UnfingerprintableError,
+    _combine,
+    _int,
+    _text,
+)
+from hamilton_fast.cache.code import (
+    _CodeFingerprinter,
+    _normalized_source,  # noqa: F401  (tests reach it here)
+)
+from hamilton_fast.cache.keys import node_key, node_key_parts
+from hamilton_fast.cache.libraries import _is_library_module, _library_token
+from hamilton_fast.cache.plans import (
+    _bare_frame_scan,
+    _decode_uint8_run,  # noqa: F401  (tests reach it here)
+    _strip_plan_header,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -65,45 +77,6 @@ __all__ = [
     "node_key",
     "node_key_parts",
 ]
-
-FORMAT_VERSION = "1"
-"""Bump when the canonical streams below change: every existing key then misses."""
-
-_HINT = (
-    'Hint: mark the node `@cache(behavior="disable")`, or pass a value that can be hashed '
-    "(a frame, a scalar, a container of those, a dataclass or an enum)."
-)
-
-
-class UnfingerprintableError(CacheError, TypeError):
-    """A value, plan or function has no deterministic fingerprint, so it cannot key a cache."""
-
-
-# --------------------------------------------------------------------------------------------
-# Framing
-
-
-def _frame(tag: bytes, payload: bytes) -> bytes:
-    return tag + len(payload).to_bytes(8, "little") + payload
-
-
-def _combine(tag: bytes, *parts: bytes) -> bytes:
-    """Digest of a tagged sequence of parts (each length-prefixed)."""
-    h = xxhash.xxh3_128()
-    h.update(_frame(b"T", tag))
-    h.update(len(parts).to_bytes(8, "little"))
-    for part in parts:
-        h.update(len(part).to_bytes(8, "little"))
-        h.update(part)
-    return h.digest()
-
-
-def _text(value: str) -> bytes:
-    return value.encode("utf-8", "surrogatepass")
-
-
-def _int(value: int) -> bytes:
-    return str(value).encode()
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,6 +360,10 @@ def _file_memo(memo_dir: Path | None) -> Any:
 # Lazy frames and expressions
 
 
+_PlanScanner = functools.partial(plans._PlanScanner, frame_digest=_frame_digest)
+"""The plan scanner, with embedded frames and Series counted as :func:`fingerprint_frame` does."""
+
+
 def fingerprint_lazyframe(lf: pl.LazyFrame, memo_dir: Path | None = None) -> str:
     """Fingerprint of what a LazyFrame computes: its logical plan plus every file it scans.
 
@@ -418,50 +395,6 @@ def fingerprint_lazyframe(lf: pl.LazyFrame, memo_dir: Path | None = None) -> str
     return _combine(b"lazy-plan", *parts).hex()
 
 
-def _bare_frame_scan(lf: pl.LazyFrame) -> pl.DataFrame | None:
-    """The frame a plan returns unchanged (``df.lazy()``, also sliced or projected), if any.
-
-    Uses Polars' node traverser (the interface its GPU engine reads plans through) on the
-    optimized plan; anything unexpected means "no fast path", never a wrong answer.
-    """
-    try:
-        node = lf._ldf.visit().view_current_node()
-        if type(node).__name__ != "DataFrameScan":
-            return None
-        if {name for name in dir(node) if not name.startswith("_")} != {
-            "df",
-            "projection",
-            "selection",
-        }:
-            return None
-        if node.selection is not None:
-            return None
-        frame = pl.DataFrame._from_pydf(node.df)
-        if node.projection is not None:
-            frame = frame.select(list(node.projection))
-    except Exception:
-        return None
-    return frame
-
-
-def _strip_plan_header(blob: bytes) -> bytes:
-    """The MessagePack body after Polars' ``DSL_VERSION`` header (version and schema hash)."""
-    magic = b"DSL_VERSION"
-    if not blob.startswith(magic):
-        raise UnfingerprintableError(
-            f"polars {pl.__version__} serialized a plan in an unexpected format, so "
-            "hamilton_fast cannot fingerprint it.\n" + _HINT
-        )
-    start = len(magic) + 4
-    digest = blob[start : start + 64]
-    if len(digest) != 64 or any(c not in b"0123456789abcdef" for c in digest):
-        raise UnfingerprintableError(
-            f"polars {pl.__version__} wrote an unexpected plan header, so hamilton_fast "
-            "cannot fingerprint the plan.\n" + _HINT
-        )
-    return blob[start + 64 :]
-
-
 def _scanned_files(source: str, memo_dir: Path | None) -> list[bytes]:
     if "://" in source:
         raise UnfingerprintableError(
@@ -486,216 +419,6 @@ def _scanned_files(source: str, memo_dir: Path | None) -> list[bytes]:
             parts.append(_text(str(file)))
             parts.append(fingerprint_file(file, memo_dir).encode())
     return parts
-
-
-# Plan nodes that hold Python callables; the payloads themselves are recognised as pickles too.
-_PYTHON_VARIANTS = frozenset({"AnonymousFunction", "OpaquePython", "PythonScan", "PythonUdf"})
-_PICKLE_HEADERS = (b"\x80\x04\x95", b"\x80\x05\x95")
-_IPC_KEYS = frozenset({"df", "Series"})
-_ARRAY_FAST_MIN = 8
-_ARRAY_BLOCK = 1 << 23
-
-
-class _PlanScanner:
-    """Walks Polars' MessagePack plan bytes without recursion and hashes them canonically.
-
-    The stream is hashed as written, except that embedded Arrow IPC payloads (in-memory frames,
-    Series literals) are replaced by their logical fingerprint, so chunking does not matter.
-    Scan paths are collected; Python functions are refused.
-    """
-
-    def __init__(self, body: bytes, what: str) -> None:
-        self.buf = memoryview(body)
-        self.pos = 0
-        self.what = what
-        self.hasher = xxhash.xxh3_128()
-        self.paths: list[str] = []
-        # Frames: [is_map, remaining items, expecting a key, current key]
-        self.stack: list[list[Any]] = []
-
-    def digest(self) -> bytes:
-        return self.hasher.digest()
-
-    def run(self) -> None:
-        size = len(self.buf)
-        while self.pos < size:
-            self._token()
-        if self.stack:
-            raise self._malformed()
-
-    def _malformed(self) -> UnfingerprintableError:
-        return UnfingerprintableError(
-            f"polars {pl.__version__} serialized a {self.what} in a form hamilton_fast cannot "
-            "read, so it cannot be fingerprinted.\n" + _HINT
-        )
-
-    def _keys(self) -> Iterator[str]:
-        for frame in self.stack:
-            if frame[0] and not frame[2] and isinstance(frame[3], str):
-                yield frame[3]
-
-    def _in_ipc_slot(self) -> bool:
-        keys = list(self._keys())
-        if not keys:
-            return False
-        return keys[-1] in _IPC_KEYS or (keys[0] == "dataframes" and keys[-1] == "value")
-
-    def _raw(self, start: int) -> None:
-        self.hasher.update(self.buf[start : self.pos])
-
-    def _read(self, count: int) -> memoryview:
-        if self.pos + count > len(self.buf):
-            raise self._malformed()
-        chunk = self.buf[self.pos : self.pos + count]
-        self.pos += count
-        return chunk
-
-    def _uint(self, width: int) -> int:
-        return int.from_bytes(self._read(width), "big")
-
-    def _token(self) -> None:
-        start = self.pos
-        b = self._read(1)[0]
-        if b <= 0x7F or b >= 0xE0 or b in (0xC0, 0xC2, 0xC3):
-            self._raw(start)
-            return self._done()
-        if 0x80 <= b <= 0x8F or b in (0xDE, 0xDF):
-            count = b & 0x0F if b <= 0x8F else self._uint(2 if b == 0xDE else 4)
-            self._raw(start)
-            return self._open(is_map=True, count=count)
-        if 0x90 <= b <= 0x9F or b in (0xDC, 0xDD):
-            count = b & 0x0F if b <= 0x9F else self._uint(2 if b == 0xDC else 4)
-            if count >= _ARRAY_FAST_MIN and self._byte_array(start, count):
-                return None
-            self._raw(start)
-            return self._open(is_map=False, count=count)
-        if 0xA0 <= b <= 0xBF or b in (0xD9, 0xDA, 0xDB):
-            length = b & 0x1F if b <= 0xBF else self._uint({0xD9: 1, 0xDA: 2, 0xDB: 4}[b])
-            text = bytes(self._read(length)).decode("utf-8", "surrogateescape")
-            self._raw(start)
-            return self._string(text)
-        if b in (0xC4, 0xC5, 0xC6):
-            length = self._uint({0xC4: 1, 0xC5: 2, 0xC6: 4}[b])
-            payload = self._read(length)
-            return self._blob(start, bytes(payload))
-        if b in (0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD3):
-            width = {0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}.get(b)
-            self._read(width if width is not None else 1 << (b - 0xD0))
-            self._raw(start)
-            return self._done()
-        if 0xD4 <= b <= 0xD8:  # fixext
-            self._read(1 + (1 << (b - 0xD4)))
-            self._raw(start)
-            return self._done()
-        if b in (0xC7, 0xC8, 0xC9):  # ext
-            length = self._uint({0xC7: 1, 0xC8: 2, 0xC9: 4}[b])
-            self._read(1 + length)
-            self._raw(start)
-            return self._done()
-        raise self._malformed()
-
-    def _open(self, *, is_map: bool, count: int) -> None:
-        if count == 0:
-            return self._done()
-        self.stack.append([is_map, count, is_map, None])
-        return None
-
-    def _done(self) -> None:
-        while self.stack:
-            frame = self.stack[-1]
-            if frame[0] and frame[2]:  # a key was read; its value comes next
-                frame[2] = False
-                return
-            frame[1] -= 1
-            if frame[0]:
-                frame[2] = True
-                frame[3] = None
-            if frame[1] > 0:
-                return
-            self.stack.pop()
-
-    def _string(self, text: str) -> None:
-        top = self.stack[-1] if self.stack else None
-        if top is not None and top[0] and top[2]:
-            if text in _PYTHON_VARIANTS:
-                raise self._python_function(f"`{text}` in its plan")
-            top[3] = text
-        elif "Paths" in self._keys():
-            self.paths.append(text)
-        self._done()
-
-    def _byte_array(self, start: int, count: int) -> bool:
-        """Consume an array of ``count`` uint8 items at once (how Polars writes raw bytes)."""
-        pieces: list[np.ndarray[Any, Any]] = []
-        pos = self.pos
-        remaining = count
-        while remaining:
-            step = min(remaining, _ARRAY_BLOCK)
-            decoded = _decode_uint8_run(self.buf, pos, step)
-            if decoded is None:
-                return False
-            values, pos = decoded
-            pieces.append(values)
-            remaining -= step
-        self.pos = pos
-        payload = np.concatenate(pieces).tobytes() if len(pieces) > 1 else pieces[0].tobytes()
-        self._blob(start, payload)
-        return True
-
-    def _python_function(self, where: str) -> UnfingerprintableError:
-        return UnfingerprintableError(
-            f"A {self.what} contains a Python function ({where}); its pickled form does not "
-            "change when the function's code does, so the plan has no trustworthy fingerprint.\n"
-            "Hint: express the step with native Polars expressions, or mark the node "
-            '`@cache(behavior="disable")`.'
-        )
-
-    def _blob(self, start: int, payload: bytes) -> None:
-        head = payload[:32]
-        if head.startswith(b"PLPY") or any(marker in head for marker in _PICKLE_HEADERS):
-            raise self._python_function("a pickled callable in its plan")
-        logical = _ipc_digest(payload) if self._in_ipc_slot() else None
-        if logical is None:
-            self._raw(start)
-        else:
-            self.hasher.update(_frame(b"ipc", logical))
-        self._done()
-
-
-def _decode_uint8_run(buf: memoryview, pos: int, count: int) -> tuple[Any, int] | None:
-    """Decode ``count`` MessagePack uint8 items (fixint or 0xCC-prefixed) starting at ``pos``.
-
-    Vectorized: bytes >= 0x80 only occur as an 0xCC marker followed by its payload (>= 0x80),
-    so taken in order they pair up, marker first. Pair ``k`` at offset ``m`` is item
-    ``m - k``. Returns None if any of the ``count`` items is not a uint8.
-    """
-    window = np.frombuffer(buf, dtype=np.uint8, count=min(2 * count, len(buf) - pos), offset=pos)
-    high = np.flatnonzero(window >= 0x80)
-    markers = high[0::2]
-    inside = int(np.searchsorted(markers - np.arange(len(markers)), count))
-    end = count + inside
-    if end > len(window):
-        return None
-    markers = markers[:inside]
-    payloads = high[1::2][:inside]
-    if len(payloads) < inside or not (payloads == markers + 1).all():
-        return None
-    if not (window[markers] == 0xCC).all():
-        return None
-    keep = np.ones(end, dtype=bool)
-    keep[markers] = False
-    return window[:end][keep], pos + end
-
-
-def _ipc_digest(payload: bytes) -> bytes | None:
-    """Logical fingerprint of an Arrow IPC stream (frames and Series inside plans)."""
-    if not payload.startswith(b"\xff\xff\xff\xff"):
-        return None
-    try:
-        frame = pl.read_ipc_stream(payload)
-    except Exception:
-        return None
-    return _frame_digest(frame)
 
 
 def _expr_digest(expr: pl.Expr) -> bytes:
@@ -743,11 +466,11 @@ def fingerprint_function(fn: Callable[..., Any], *, memo_dir: Path | None = None
     return _Fingerprinter(memo_dir, code_aware=True).value(fn).hex()
 
 
-_MODIFIERS_ATTRIBUTE = "__hamilton_fast_modifiers__"
+class _Fingerprinter(_CodeFingerprinter):
+    """One fingerprinting pass; remembers functions already seen and cuts cycles.
 
-
-class _Fingerprinter:
-    """One fingerprinting pass; remembers functions already seen and cuts cycles."""
+    Values are hashed here; functions, classes and the like by the code half it inherits.
+    """
 
     def __init__(self, memo_dir: Path | None, *, code_aware: bool) -> None:
         self.memo_dir = memo_dir
@@ -879,45 +602,6 @@ class _Fingerprinter:
         flat = data.reshape(-1).view(np.uint8)
         return _combine(b"ndarray", *header, xxhash.xxh3_128_digest(flat.data))
 
-    # code ---------------------------------------------------------------------------------
-
-    def _code_object(self, obj: Any) -> bytes | None:
-        """Digest of functions, classes, modules and the like; None when ``obj`` is none."""
-        if isinstance(obj, types.ModuleType):
-            return self._module(obj)
-        if isinstance(obj, functools.partial):
-            return _combine(
-                b"partial",
-                self.value(obj.func),
-                self.value(obj.args),
-                self.value(dict(obj.keywords)),
-            )
-        if isinstance(obj, types.MethodType):
-            return _combine(b"method", self.value(obj.__func__), self.value(obj.__self__))
-        if isinstance(obj, staticmethod | classmethod):
-            return _combine(b"descriptor", self.value(obj.__func__))
-        if isinstance(obj, property):
-            return _combine(b"property", self.value(obj.fget), self.value(obj.fset))
-        if isinstance(obj, logging.Logger):  # logging does not change a result
-            return _combine(b"logger", _text(obj.name))
-        if isinstance(obj, types.FunctionType):
-            return self._function(obj)
-        if isinstance(obj, type):
-            return self._class(obj)
-        if isinstance(obj, _BUILTIN_CALLABLES):
-            module = _str_attribute(obj, "__module__") or type(obj).__module__
-            return _library_token(obj, module)
-        if isinstance(obj, types.CodeType):
-            return _bytecode_digest(obj, None, self)
-        module = type(obj).__module__
-        # Stateless library callables: numpy ufuncs, Polars' API objects (``pl.col``). Other
-        # callable instances (a fitted model) carry state and stay unfingerprintable.
-        if isinstance(obj, np.ufunc) or (callable(obj) and module.partition(".")[0] == "polars"):
-            return _library_token(obj, module)
-        if module in ("typing", "types", "typing_extensions"):  # Optional[int], list[str]
-            return _combine(b"typing", _text(repr(obj)))
-        return None
-
     def _module(self, module: types.ModuleType) -> bytes:
         if _is_library_module(module):
             return _library_token(module, module.__name__)
@@ -928,209 +612,6 @@ class _Fingerprinter:
                 "\n" + _HINT
             )
         return _combine(b"user-module", _text(module.__name__), fingerprint_file(source).encode())
-
-    def _function(self, fn: types.FunctionType) -> bytes:
-        if _is_library_module_name(fn.__module__):
-            if not fn.__closure__ and not fn.__defaults__ and not fn.__kwdefaults__:
-                return _library_token(fn, fn.__module__)
-            # A closure made by library code (a decorator factory, a predicate built from
-            # arguments) carries the user's values: the code counts by version, they by value.
-            return _combine(
-                b"library-closure",
-                _library_token(fn, fn.__module__),
-                self.value(fn.__defaults__),
-                self.value(fn.__kwdefaults__),
-                *(self._cell(cell) for cell in fn.__closure__ or ()),
-            )
-        marker = id(fn)
-        if marker in self.active:
-            return _combine(b"recursive", _text(fn.__module__ or ""), _text(fn.__qualname__))
-        seen = self.done.get(marker)
-        if seen is not None and seen[0] is fn:
-            return seen[1]
-        self.active.add(marker)
-        try:
-            digest = self._function_parts(fn)
-        finally:
-            self.active.discard(marker)
-        self.done[marker] = (fn, digest)
-        return digest
-
-    def _function_parts(self, fn: types.FunctionType) -> bytes:
-        code = fn.__code__
-        parts = [_text(fn.__qualname__), _source_or_bytecode(fn, self)]
-        with _reading(fn, "its default arguments"):
-            parts.append(self.value(fn.__defaults__))
-            parts.append(self.value(fn.__kwdefaults__))
-        for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=True):
-            with _reading(fn, f"the closure variable `{name}`"):
-                parts.append(_text(name))
-                parts.append(self._cell(cell))
-        parts.append(self._globals_read(fn))
-        with _reading(fn, "its decorator specs"):
-            specs = getattr(fn, _MODIFIERS_ATTRIBUTE, ())
-            # A spec holding every output's arguments (@parameterize) would tie each output's
-            # key to its siblings'; the node's own arguments are in its wrapper's fields.
-            parts.append(self.value(tuple(s for s in specs if not getattr(s, "per_output", False))))
-        wrapped = getattr(fn, "__wrapped__", None)
-        if wrapped is not None:
-            with _reading(fn, "the function it wraps"):
-                parts.append(self.value(wrapped))
-        return _combine(b"function", *parts)
-
-    def _cell(self, cell: types.CellType) -> bytes:
-        try:
-            contents = cell.cell_contents
-        except ValueError:  # an empty cell: the variable was never assigned
-            return b"<empty cell>"
-        return self.value(contents)
-
-    def _globals_read(self, fn: types.FunctionType) -> bytes:
-        parts: list[bytes] = []
-        namespace = fn.__globals__
-        for name, chain in sorted(_global_reads(fn.__code__)):
-            dotted = name + "".join("." + attr for attr in chain)
-            parts.append(_text(dotted))
-            if name in namespace:
-                with _reading(fn, f"the global `{dotted}`"):
-                    parts.append(self._resolved(namespace[name], chain))
-            elif hasattr(builtins, name):
-                parts.append(_combine(b"builtin", _text(name)))
-            else:
-                parts.append(b"<undefined>")
-        for module_name, level, attrs in sorted(_imports(fn.__code__)):
-            module = _import_for(fn, module_name, level)
-            parts.append(_text(f"import {'.' * level}{module_name}"))
-            if not attrs:
-                with _reading(fn, f"the module `{module_name}` it imports"):
-                    parts.append(self.value(module))
-            for attr in attrs:
-                parts.append(_text(attr))
-                with _reading(fn, f"`{attr}` imported from `{module_name}`"):
-                    parts.append(self._resolved(module, (attr,)))
-        return _combine(b"globals", *parts)
-
-    def _resolved(self, obj: Any, chain: tuple[str, ...]) -> bytes:
-        """Digest of ``obj.chain...``, following the chain while it walks through user modules.
-
-        ``helpers.clean(x)`` depends on ``helpers.clean`` only, not on the rest of ``helpers``;
-        a library module (``pl.col``) counts by name and version, whatever is read off it.
-        """
-        for position, attr in enumerate(chain):
-            if not isinstance(obj, types.ModuleType) or _is_library_module(obj):
-                break
-            if not hasattr(obj, attr):
-                return _combine(b"missing", _text(".".join(chain[: position + 1])))
-            obj = getattr(obj, attr)
-        return self.value(obj)
-
-    def _class(self, cls: type) -> bytes:
-        if _is_library_module_name(cls.__module__):
-            return _library_token(cls, cls.__module__)
-        marker = id(cls)
-        if marker in self.active:
-            return _combine(b"recursive", _text(cls.__module__), _text(cls.__qualname__))
-        self.active.add(marker)
-        try:
-            parts = [_text(cls.__qualname__)]
-            parts.extend(self.value(base) for base in cls.__bases__ if base is not object)
-            skip = set(_CLASS_NOISE)
-            if dataclasses.is_dataclass(cls):
-                skip |= _DATACLASS_GENERATED
-                params = getattr(cls, "__dataclass_params__", None)
-                parts.append(_text(repr(params)))
-                for field in dataclasses.fields(cls):
-                    parts.append(_text(f"{field.name}: {field.type!r}"))
-                    parts.append(self.value(_field_default(field)))
-            if issubclass(cls, enum.Enum):
-                for member in cls:
-                    parts.append(self.value(member))
-                skip |= set(vars(cls)) - {n for n, v in vars(cls).items() if callable(v)}
-            for name in sorted(vars(cls)):
-                if name in skip:
-                    continue
-                parts.append(_text(name))
-                parts.append(self.value(vars(cls)[name]))
-            return _combine(b"class", *parts)
-        except UnfingerprintableError as exc:
-            raise UnfingerprintableError(
-                f"Class `{cls.__qualname__}` cannot be fingerprinted: "
-                f"{str(exc).splitlines()[0]}\n" + _HINT
-            ) from None
-        finally:
-            self.active.discard(marker)
-
-
-_CLASS_NOISE = frozenset(
-    {
-        "__dict__",
-        "__weakref__",
-        "__module__",
-        "__doc__",
-        "__qualname__",
-        "__firstlineno__",
-        "__static_attributes__",
-        "__annotations__",
-        "__parameters__",
-        "__orig_bases__",
-        "__slots__",
-        "__abstractmethods__",
-        "_abc_impl",
-    }
-)
-_DATACLASS_GENERATED = frozenset(
-    {
-        "__init__",
-        "__repr__",
-        "__eq__",
-        "__hash__",
-        "__setattr__",
-        "__delattr__",
-        "__lt__",
-        "__le__",
-        "__gt__",
-        "__ge__",
-        "__match_args__",
-        "__dataclass_fields__",
-        "__dataclass_params__",
-        "__getstate__",
-        "__setstate__",
-        "__replace__",
-    }
-)
-
-
-def _field_default(field: dataclasses.Field[Any]) -> Any:
-    if field.default is not dataclasses.MISSING:
-        return ("default", field.default)
-    if field.default_factory is not dataclasses.MISSING:
-        return ("factory", field.default_factory)
-    return ("required",)
-
-
-@contextlib.contextmanager
-def _reading(fn: types.FunctionType, what: str) -> Iterator[None]:
-    """Say which function, and which of the things it reads, has no fingerprint."""
-    try:
-        yield
-    except UnfingerprintableError as exc:
-        first, _, rest = str(exc).partition("\n")
-        if first.startswith(("Function `", "Class `")):  # the innermost culprit speaks
-            facts = rest.rsplit("\nHint:", 1)
-            detail = f"  reached from: `{fn.__qualname__}` ({_location(fn)}), via {what}"
-            raise UnfingerprintableError(
-                f"{first}\n{facts[0]}\n{detail}\nHint:{facts[1]}"
-                if len(facts) == 2
-                else f"{first}\n{rest}\n{detail}"
-            ) from None
-        raise UnfingerprintableError(
-            f"Function `{fn.__qualname__}` cannot be fingerprinted: it reads {what}, and "
-            f"{first[0].lower()}{first[1:]}\n  defined at: {_location(fn)}\n{rest}"
-        ) from None
-
-
-def _location(fn: types.FunctionType) -> str:
-    return f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
 
 
 def _qualified(kind: type) -> str:
@@ -1160,447 +641,3 @@ def _tz_token(value: dt.datetime | dt.time) -> bytes:
             "Hint: use zoneinfo.ZoneInfo or datetime.timezone."
         )
     return _text(f"{_qualified(type(tz))}:{name}")
-
-
-# library detection ---------------------------------------------------------------------------
-
-
-@functools.cache
-def _library_roots() -> tuple[str, ...]:
-    roots: set[str] = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        path = sysconfig.get_paths().get(key)
-        if path:
-            roots.add(os.path.realpath(path))
-    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
-        for name in ("site-packages", "dist-packages"):
-            roots.update(os.path.realpath(p) for p in glob.glob(f"{prefix}/lib*/python*/{name}"))
-    return tuple(sorted(root.rstrip(os.sep) + os.sep for root in roots))
-
-
-@functools.cache
-def _stdlib_root() -> str:
-    return os.path.realpath(sysconfig.get_paths()["stdlib"]).rstrip(os.sep) + os.sep
-
-
-def _is_library_module(module: types.ModuleType) -> bool:
-    """Installed or standard-library code (counted by version), as opposed to the user's.
-
-    hamilton_fast itself counts as a library even when installed in development mode: user
-    code calling it depends on its version, not on its internals.
-    """
-    name = module.__name__
-    if name in sys.builtin_module_names or name.partition(".")[0] == "hamilton_fast":
-        return True
-    origin = getattr(getattr(module, "__spec__", None), "origin", None)
-    if origin in ("built-in", "frozen"):
-        return True
-    location = getattr(module, "__file__", None)
-    if location is None:
-        search = list(getattr(module, "__path__", None) or ())
-        if not search:
-            return False  # __main__ of a REPL or notebook, or a module made at run time
-        location = search[0]
-    return _is_library_path(location)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_library_path(location: str) -> bool:
-    real = os.path.realpath(location)
-    return any(real.startswith(root) for root in _library_roots())
-
-
-def _is_library_module_name(name: str | None) -> bool:
-    if not name:
-        return False
-    module = sys.modules.get(name)
-    if module is None:
-        return name in sys.builtin_module_names or name == "builtins"
-    return _is_library_module(module)
-
-
-@functools.cache
-def _package_version(top: str) -> str:
-    module = sys.modules.get(top)
-    version = getattr(module, "__version__", None)
-    if isinstance(version, str):
-        return version
-    location = getattr(module, "__file__", None) or ""
-    if top in sys.builtin_module_names or os.path.realpath(location).startswith(_stdlib_root()):
-        return f"python-{sys.version_info.major}.{sys.version_info.minor}"
-    distributions = importlib.metadata.packages_distributions().get(top, [])
-    for distribution in distributions:
-        try:
-            return importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "unknown"
-
-
-_BUILTIN_CALLABLES = (
-    types.BuiltinFunctionType,
-    types.BuiltinMethodType,
-    types.MethodWrapperType,
-    types.WrapperDescriptorType,
-    types.MethodDescriptorType,
-    types.ClassMethodDescriptorType,
-)
-
-
-def _str_attribute(obj: Any, name: str) -> str | None:
-    """``obj.name`` if it is a string (``pl.col.__name__`` is an expression, not a name)."""
-    try:
-        value = getattr(obj, name, None)
-    except Exception:
-        return None
-    return value if isinstance(value, str) else None
-
-
-def _library_token(obj: Any, module: str | None) -> bytes:
-    module = module or "builtins"
-    top = module.split(".")[0]
-    name = (
-        _str_attribute(obj, "__qualname__")
-        or _str_attribute(obj, "__name__")
-        or type(obj).__qualname__
-    )
-    return _combine(b"library", _text(module), _text(name), _text(_package_version(top)))
-
-
-# source and bytecode --------------------------------------------------------------------------
-
-_NAME_LOADS = frozenset(
-    {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_CLOSURE", "LOAD_CLASSDEREF"}
-)
-_NAME_LOADS_EXTRA = frozenset(
-    {
-        "LOAD_FAST_CHECK",
-        "LOAD_FAST_AND_CLEAR",
-        "LOAD_FROM_DICT_OR_DEREF",
-        "LOAD_FROM_DICT_OR_GLOBALS",
-    }
-)
-_NAME_STORES = frozenset({"STORE_GLOBAL", "STORE_NAME", "STORE_DEREF", "STORE_FAST"})
-_NAME_DELETES = frozenset({"DELETE_GLOBAL", "DELETE_NAME", "DELETE_DEREF", "DELETE_FAST"})
-_SHAPE_IGNORED = frozenset(
-    {"NOP", "RESUME", "CACHE", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL", "PUSH_NULL"}
-)
-_FUTURE_FLAGS = 0
-for _feature in ("nested_scopes", "generators", "division", "absolute_import", "with_statement"):
-    _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
-for _feature in ("print_function", "unicode_literals", "barry_as_FLUFL", "generator_stop"):
-    _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
-_FUTURE_FLAGS |= __import__("__future__").annotations.compiler_flag
-
-
-@functools.lru_cache(maxsize=8192)
-def _global_reads(code: types.CodeType) -> frozenset[tuple[str, tuple[str, ...]]]:
-    """Global names a code object (and its nested code) loads, with attributes read off them."""
-    found: set[tuple[str, tuple[str, ...]]] = set()
-    for current in _walk_code(code):
-        instructions = list(dis.get_instructions(current))
-        for i, ins in enumerate(instructions):
-            if ins.opname not in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"):
-                continue
-            chain: list[str] = []
-            for follow in instructions[i + 1 :]:
-                if follow.opname not in ("LOAD_ATTR", "LOAD_METHOD"):
-                    break
-                chain.append(str(follow.argval))
-            found.add((str(ins.argval), tuple(chain)))
-    return frozenset(found)
-
-
-@functools.lru_cache(maxsize=8192)
-def _imports(code: types.CodeType) -> frozenset[tuple[str, int, tuple[str, ...]]]:
-    """``import``s inside a function body: (module, level, names taken with ``from``)."""
-    found: set[tuple[str, int, tuple[str, ...]]] = set()
-    for current in _walk_code(code):
-        instructions = list(dis.get_instructions(current))
-        for i, ins in enumerate(instructions):
-            if ins.opname != "IMPORT_NAME":
-                continue
-            level = 0
-            if i >= 2 and instructions[i - 2].opname == "LOAD_CONST":
-                level = int(instructions[i - 2].argval or 0)
-            names: list[str] = []
-            for follow in instructions[i + 1 :]:
-                if follow.opname == "IMPORT_FROM":
-                    names.append(str(follow.argval))
-                elif follow.opname not in (
-                    "STORE_FAST",
-                    "STORE_NAME",
-                    "STORE_DEREF",
-                    "STORE_GLOBAL",
-                ):
-                    break
-            found.add((str(ins.argval), level, tuple(names)))
-    return frozenset(found)
-
-
-def _import_for(fn: types.FunctionType, name: str, level: int) -> types.ModuleType:
-    try:
-        absolute = (
-            importlib.util.resolve_name("." * level + name, fn.__globals__.get("__package__"))
-            if level
-            else name
-        )
-        module = sys.modules.get(absolute)
-        return module if module is not None else importlib.import_module(absolute)
-    except Exception as exc:
-        raise UnfingerprintableError(
-            f"Function `{fn.__qualname__}` imports `{'.' * level}{name}`, which cannot be "
-            f"imported to fingerprint it ({exc}).\n  defined at: {_location(fn)}\n" + _HINT
-        ) from exc
-
-
-def _walk_code(code: types.CodeType) -> Iterator[types.CodeType]:
-    pending = [code]
-    while pending:
-        current = pending.pop()
-        yield current
-        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-
-
-def _source_or_bytecode(fn: types.FunctionType, fp: _Fingerprinter) -> bytes:
-    normalized = _normalized_source(fn.__code__)
-    if normalized is not None:
-        return _combine(b"ast", normalized)
-    return _bytecode_digest(fn.__code__, fn.__doc__, fp)
-
-
-_SOURCE_MEMO: dict[tuple[types.CodeType, int, int], bytes | None] = {}
-
-
-def _normalized_source(code: types.CodeType) -> bytes | None:
-    """AST dump of a function's source, or None when there is no trustworthy source.
-
-    Finding a function's lines tokenizes its file, so the answer is remembered per code object
-    for as long as the file's size and mtime stay the same.
-    """
-    try:
-        info = os.stat(code.co_filename)
-    except (OSError, ValueError):
-        stamp = None
-    else:
-        stamp = (code, info.st_mtime_ns, info.st_size)
-        with _MEMO_LOCK:
-            if stamp in _SOURCE_MEMO:
-                return _SOURCE_MEMO[stamp]
-    try:
-        lines, _ = inspect.getsourcelines(code)
-    except (OSError, TypeError, IndexError):
-        normalized = None
-    else:
-        normalized = _normalized_source_of(code, textwrap.dedent("".join(lines)))
-    if stamp is not None:
-        with _MEMO_LOCK:
-            if len(_SOURCE_MEMO) > 16384:
-                _SOURCE_MEMO.clear()
-            _SOURCE_MEMO[stamp] = normalized
-    return normalized
-
-
-@functools.lru_cache(maxsize=4096)
-def _normalized_source_of(code: types.CodeType, source: str) -> bytes | None:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # a lambda in the middle of a statement: not a parseable snippet
-        return None
-    for node in ast.walk(tree):
-        if code.co_name == "<lambda>":
-            if not isinstance(node, ast.Lambda):
-                continue
-        elif not (
-            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == code.co_name
-        ):
-            continue
-        if _source_matches(node, code):
-            _strip_docstrings(node)
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                # Decorators count through the specs they attach (see _function_parts), so
-                # that @parameterize's arguments for one output leave the others' keys alone.
-                node.decorator_list = []
-            return _text(ast.dump(node, annotate_fields=True, include_attributes=False))
-    return None
-
-
-def _source_matches(node: ast.AST, code: types.CodeType) -> bool:
-    """Whether the source compiles to the running code (the file may have been edited).
-
-    The snippet is compiled inside the scopes it came from (an enclosing function holding its
-    free variables, the class of a method), so closures, ``super()`` and name mangling come
-    out as in the original.
-    """
-    statement: ast.stmt = ast.Expr(value=node) if isinstance(node, ast.Lambda) else node  # type: ignore[assignment]
-    path = getattr(code, "co_qualname", code.co_name).split(".")
-    if len(path) >= 2 and path[-2] != "<locals>":
-        statement = ast.ClassDef(
-            name=path[-2],
-            bases=[],
-            keywords=[],
-            body=[statement],
-            decorator_list=[],
-            **_EMPTY_TYPE_PARAMS,
-        )
-    free = [name for name in code.co_freevars if name != "__class__"]
-    if free:
-        assign = [
-            ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.Constant(value=None))
-            for name in free
-        ]
-        arguments = ast.arguments(
-            posonlyargs=[],
-            args=[],
-            vararg=None,
-            kwonlyargs=[],
-            kw_defaults=[],
-            kwarg=None,
-            defaults=[],
-        )
-        statement = ast.FunctionDef(
-            name="_fingerprint_scope_",
-            args=arguments,
-            body=[*assign, statement],
-            decorator_list=[],
-            returns=None,
-            **_EMPTY_TYPE_PARAMS,
-        )
-    module = ast.fix_missing_locations(ast.Module(body=[statement], type_ignores=[]))
-    try:
-        compiled = compile(
-            module, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True
-        )
-    except (SyntaxError, ValueError, TypeError):
-        return False
-    target = _code_shape(code)
-    return any(
-        candidate.co_name == code.co_name and _code_shape(candidate) == target
-        for candidate in _walk_code(compiled)
-    )
-
-
-_EMPTY_TYPE_PARAMS: dict[str, Any] = (
-    {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
-)
-
-
-def _code_shape(code: types.CodeType) -> tuple[Any, ...]:
-    """The instructions, names and constants of code, blind to scopes and line numbers."""
-    shape: list[Any] = [code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount]
-    for ins in dis.get_instructions(code):
-        op = ins.opname
-        if op in _SHAPE_IGNORED:
-            continue
-        if op in _NAME_LOADS or op in _NAME_LOADS_EXTRA:
-            shape.append(("LOAD", str(ins.argval)))
-        elif op in _NAME_STORES:
-            shape.append(("STORE", str(ins.argval)))
-        elif op in _NAME_DELETES:
-            shape.append(("DELETE", str(ins.argval)))
-        elif op in ("LOAD_ATTR", "LOAD_METHOD"):  # 3.11 picks by how the name was imported
-            shape.append(("ATTR", str(ins.argval)))
-        elif op == "LOAD_CONST" and isinstance(ins.argval, types.CodeType):
-            shape.append(("CODE", _code_shape(ins.argval)))
-        elif op == "LOAD_CONST":
-            shape.append(("CONST", type(ins.argval).__name__, repr(ins.argval)))
-        elif ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
-            shape.append((op,))  # targets move when scope opcodes differ
-        else:
-            shape.append((op, repr(ins.argval)))
-    return tuple(shape)
-
-
-def _strip_docstrings(root: ast.AST) -> None:
-    for node in ast.walk(root):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            continue
-        body = node.body
-        first = body[0] if body else None
-        if (
-            isinstance(first, ast.Expr)
-            and isinstance(first.value, ast.Constant)
-            and isinstance(first.value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-
-
-def _bytecode_digest(code: types.CodeType, docstring: str | None, fp: _Fingerprinter) -> bytes:
-    """Digest of code without source: instructions and constants, never line numbers."""
-    consts: list[bytes] = []
-    for position, const in enumerate(code.co_consts):
-        if isinstance(const, types.CodeType):
-            consts.append(_bytecode_digest(const, None, fp))
-        elif position == 0 and docstring is not None and const == docstring:
-            consts.append(b"<docstring>")
-        else:
-            consts.append(fp.value(const))
-    return _combine(
-        b"bytecode",
-        _text(f"python-{sys.version_info.major}.{sys.version_info.minor}"),
-        _text(code.co_name),
-        _int(code.co_argcount),
-        _int(code.co_posonlyargcount),
-        _int(code.co_kwonlyargcount),
-        _int(code.co_flags),
-        code.co_code,
-        _text(",".join(code.co_names)),
-        _text(",".join(code.co_varnames)),
-        _text(",".join(code.co_freevars)),
-        _text(",".join(code.co_cellvars)),
-        bytes(getattr(code, "co_exceptiontable", b"")),
-        *consts,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Keys
-
-
-def node_key_parts(
-    kind: str,
-    name: str,
-    code: str,
-    modifiers: str,
-    bound_values: Mapping[str, str],
-    dependency_keys: Mapping[str, str],
-) -> dict[str, str]:
-    """The named parts a node's key is built from, so a miss can say which one changed."""
-    parts = {
-        "format": FORMAT_VERSION,
-        "polars": pl.__version__,
-        "kind": kind,
-        "name": name,
-        "code": code,
-        "modifiers": modifiers,
-    }
-    for key in sorted(bound_values):
-        parts[f"value:{key}"] = bound_values[key]
-    for key in sorted(dependency_keys):
-        parts[f"dependency:{key}"] = dependency_keys[key]
-    return parts
-
-
-def node_key(
-    kind: str,
-    name: str,
-    code: str,
-    modifiers: str,
-    bound_values: Mapping[str, str],
-    dependency_keys: Mapping[str, str],
-) -> str:
-    """A node's cache key, Merkle style: every part length-prefixed, in a fixed order.
-
-    >>> a = node_key("column", "x", "c0de", "", {"n": "1"}, {"y": "k1", "z": "k2"})
-    >>> a == node_key("column", "x", "c0de", "", {"n": "1"}, {"z": "k2", "y": "k1"})
-    True
-    >>> a == node_key("column", "x", "c0de", "", {"n": "1"}, {"y": "k1", "z": "k3"})
-    False
-    """
-    h = xxhash.xxh3_128()
-    for label, value in node_key_parts(
-        kind, name, code, modifiers, bound_values, dependency_keys
-    ).items():
-        h.update(_frame(b"K", _text(label)))
-        h.update(_frame(b"V", _text(value)))
-    return h.hexdigest()

@@ -1,0 +1,591 @@
+"""Code fingerprints: functions and classes count by what they compute, not where they live.
+
+A function counts by its body (the AST of its source, so comments, docstrings and formatting do
+not count; its bytecode when no source compiles back to the running code), its defaults and
+closure, the module-level values and imports it reads, and the hamilton_fast decorator specs
+recorded on it; helpers in user modules are followed recursively, library code counts by
+version (:mod:`hamilton_fast.cache.libraries`). :class:`_CodeFingerprinter` is this half of a
+fingerprinting pass; ``hamilton_fast.cache.fingerprint._Fingerprinter`` completes it with values.
+"""
+
+from __future__ import annotations
+
+import abc
+import ast
+import builtins
+import contextlib
+import dataclasses
+import dis
+import enum
+import functools
+import importlib
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import textwrap
+import threading
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from hamilton_fast.cache.canonical import _HINT, UnfingerprintableError, _combine, _int, _text
+from hamilton_fast.cache.libraries import (
+    _BUILTIN_CALLABLES,
+    _is_library_module,
+    _is_library_module_name,
+    _library_token,
+    _str_attribute,
+)
+
+_MODIFIERS_ATTRIBUTE = "__hamilton_fast_modifiers__"
+
+
+class _CodeFingerprinter(abc.ABC):
+    """The code half of a fingerprinting pass: functions, classes and the like, by their code.
+
+    A subclass supplies :meth:`value` (how code counts the values it reads: defaults, closure
+    cells, globals) and :meth:`_module` (a module used as a value). Both halves share
+    ``active`` (what is being walked, to cut cycles) and ``done`` (functions already seen).
+    """
+
+    active: set[int]
+    done: dict[int, tuple[Any, bytes]]
+
+    @abc.abstractmethod
+    def value(self, obj: Any) -> bytes:
+        """Digest of any value, code included."""
+
+    @abc.abstractmethod
+    def _module(self, module: types.ModuleType) -> bytes:
+        """Digest of a module used as a value."""
+
+    def _code_object(self, obj: Any) -> bytes | None:
+        """Digest of functions, classes, modules and the like; None when ``obj`` is none."""
+        if isinstance(obj, types.ModuleType):
+            return self._module(obj)
+        if isinstance(obj, functools.partial):
+            return _combine(
+                b"partial",
+                self.value(obj.func),
+                self.value(obj.args),
+                self.value(dict(obj.keywords)),
+            )
+        if isinstance(obj, types.MethodType):
+            return _combine(b"method", self.value(obj.__func__), self.value(obj.__self__))
+        if isinstance(obj, staticmethod | classmethod):
+            return _combine(b"descriptor", self.value(obj.__func__))
+        if isinstance(obj, property):
+            return _combine(b"property", self.value(obj.fget), self.value(obj.fset))
+        if isinstance(obj, logging.Logger):  # logging does not change a result
+            return _combine(b"logger", _text(obj.name))
+        if isinstance(obj, types.FunctionType):
+            return self._function(obj)
+        if isinstance(obj, type):
+            return self._class(obj)
+        if isinstance(obj, _BUILTIN_CALLABLES):
+            module = _str_attribute(obj, "__module__") or type(obj).__module__
+            return _library_token(obj, module)
+        if isinstance(obj, types.CodeType):
+            return _bytecode_digest(obj, None, self)
+        module = type(obj).__module__
+        # Stateless library callables: numpy ufuncs, Polars' API objects (``pl.col``). Other
+        # callable instances (a fitted model) carry state and stay unfingerprintable.
+        if isinstance(obj, np.ufunc) or (callable(obj) and module.partition(".")[0] == "polars"):
+            return _library_token(obj, module)
+        if module in ("typing", "types", "typing_extensions"):  # Optional[int], list[str]
+            return _combine(b"typing", _text(repr(obj)))
+        return None
+
+    def _function(self, fn: types.FunctionType) -> bytes:
+        if _is_library_module_name(fn.__module__):
+            if not fn.__closure__ and not fn.__defaults__ and not fn.__kwdefaults__:
+                return _library_token(fn, fn.__module__)
+            # A closure made by library code (a decorator factory, a predicate built from
+            # arguments) carries the user's values: the code counts by version, they by value.
+            return _combine(
+                b"library-closure",
+                _library_token(fn, fn.__module__),
+                self.value(fn.__defaults__),
+                self.value(fn.__kwdefaults__),
+                *(self._cell(cell) for cell in fn.__closure__ or ()),
+            )
+        marker = id(fn)
+        if marker in self.active:
+            return _combine(b"recursive", _text(fn.__module__ or ""), _text(fn.__qualname__))
+        seen = self.done.get(marker)
+        if seen is not None and seen[0] is fn:
+            return seen[1]
+        self.active.add(marker)
+        try:
+            digest = self._function_parts(fn)
+        finally:
+            self.active.discard(marker)
+        self.done[marker] = (fn, digest)
+        return digest
+
+    def _function_parts(self, fn: types.FunctionType) -> bytes:
+        code = fn.__code__
+        parts = [_text(fn.__qualname__), _source_or_bytecode(fn, self)]
+        with _reading(fn, "its default arguments"):
+            parts.append(self.value(fn.__defaults__))
+            parts.append(self.value(fn.__kwdefaults__))
+        for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=True):
+            with _reading(fn, f"the closure variable `{name}`"):
+                parts.append(_text(name))
+                parts.append(self._cell(cell))
+        parts.append(self._globals_read(fn))
+        with _reading(fn, "its decorator specs"):
+            specs = getattr(fn, _MODIFIERS_ATTRIBUTE, ())
+            # A spec holding every output's arguments (@parameterize) would tie each output's
+            # key to its siblings'; the node's own arguments are in its wrapper's fields.
+            parts.append(self.value(tuple(s for s in specs if not getattr(s, "per_output", False))))
+        wrapped = getattr(fn, "__wrapped__", None)
+        if wrapped is not None:
+            with _reading(fn, "the function it wraps"):
+                parts.append(self.value(wrapped))
+        return _combine(b"function", *parts)
+
+    def _cell(self, cell: types.CellType) -> bytes:
+        try:
+            contents = cell.cell_contents
+        except ValueError:  # an empty cell: the variable was never assigned
+            return b"<empty cell>"
+        return self.value(contents)
+
+    def _globals_read(self, fn: types.FunctionType) -> bytes:
+        parts: list[bytes] = []
+        namespace = fn.__globals__
+        for name, chain in sorted(_global_reads(fn.__code__)):
+            dotted = name + "".join("." + attr for attr in chain)
+            parts.append(_text(dotted))
+            if name in namespace:
+                with _reading(fn, f"the global `{dotted}`"):
+                    parts.append(self._resolved(namespace[name], chain))
+            elif hasattr(builtins, name):
+                parts.append(_combine(b"builtin", _text(name)))
+            else:
+                parts.append(b"<undefined>")
+        for module_name, level, attrs in sorted(_imports(fn.__code__)):
+            module = _import_for(fn, module_name, level)
+            parts.append(_text(f"import {'.' * level}{module_name}"))
+            if not attrs:
+                with _reading(fn, f"the module `{module_name}` it imports"):
+                    parts.append(self.value(module))
+            for attr in attrs:
+                parts.append(_text(attr))
+                with _reading(fn, f"`{attr}` imported from `{module_name}`"):
+                    parts.append(self._resolved(module, (attr,)))
+        return _combine(b"globals", *parts)
+
+    def _resolved(self, obj: Any, chain: tuple[str, ...]) -> bytes:
+        """Digest of ``obj.chain...``, following the chain while it walks through user modules.
+
+        ``helpers.clean(x)`` depends on ``helpers.clean`` only, not on the rest of ``helpers``;
+        a library module (``pl.col``) counts by name and version, whatever is read off it.
+        """
+        for position, attr in enumerate(chain):
+            if not isinstance(obj, types.ModuleType) or _is_library_module(obj):
+                break
+            if not hasattr(obj, attr):
+                return _combine(b"missing", _text(".".join(chain[: position + 1])))
+            obj = getattr(obj, attr)
+        return self.value(obj)
+
+    def _class(self, cls: type) -> bytes:
+        if _is_library_module_name(cls.__module__):
+            return _library_token(cls, cls.__module__)
+        marker = id(cls)
+        if marker in self.active:
+            return _combine(b"recursive", _text(cls.__module__), _text(cls.__qualname__))
+        self.active.add(marker)
+        try:
+            parts = [_text(cls.__qualname__)]
+            parts.extend(self.value(base) for base in cls.__bases__ if base is not object)
+            skip = set(_CLASS_NOISE)
+            if dataclasses.is_dataclass(cls):
+                skip |= _DATACLASS_GENERATED
+                params = getattr(cls, "__dataclass_params__", None)
+                parts.append(_text(repr(params)))
+                for field in dataclasses.fields(cls):
+                    parts.append(_text(f"{field.name}: {field.type!r}"))
+                    parts.append(self.value(_field_default(field)))
+            if issubclass(cls, enum.Enum):
+                for member in cls:
+                    parts.append(self.value(member))
+                skip |= set(vars(cls)) - {n for n, v in vars(cls).items() if callable(v)}
+            for name in sorted(vars(cls)):
+                if name in skip:
+                    continue
+                parts.append(_text(name))
+                parts.append(self.value(vars(cls)[name]))
+            return _combine(b"class", *parts)
+        except UnfingerprintableError as exc:
+            raise UnfingerprintableError(
+                f"Class `{cls.__qualname__}` cannot be fingerprinted: "
+                f"{str(exc).splitlines()[0]}\n" + _HINT
+            ) from None
+        finally:
+            self.active.discard(marker)
+
+
+_CLASS_NOISE = frozenset(
+    {
+        "__dict__",
+        "__weakref__",
+        "__module__",
+        "__doc__",
+        "__qualname__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__annotations__",
+        "__parameters__",
+        "__orig_bases__",
+        "__slots__",
+        "__abstractmethods__",
+        "_abc_impl",
+    }
+)
+_DATACLASS_GENERATED = frozenset(
+    {
+        "__init__",
+        "__repr__",
+        "__eq__",
+        "__hash__",
+        "__setattr__",
+        "__delattr__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__match_args__",
+        "__dataclass_fields__",
+        "__dataclass_params__",
+        "__getstate__",
+        "__setstate__",
+        "__replace__",
+    }
+)
+
+
+def _field_default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return ("default", field.default)
+    if field.default_factory is not dataclasses.MISSING:
+        return ("factory", field.default_factory)
+    return ("required",)
+
+
+@contextlib.contextmanager
+def _reading(fn: types.FunctionType, what: str) -> Iterator[None]:
+    """Say which function, and which of the things it reads, has no fingerprint."""
+    try:
+        yield
+    except UnfingerprintableError as exc:
+        first, _, rest = str(exc).partition("\n")
+        if first.startswith(("Function `", "Class `")):  # the innermost culprit speaks
+            facts = rest.rsplit("\nHint:", 1)
+            detail = f"  reached from: `{fn.__qualname__}` ({_location(fn)}), via {what}"
+            raise UnfingerprintableError(
+                f"{first}\n{facts[0]}\n{detail}\nHint:{facts[1]}"
+                if len(facts) == 2
+                else f"{first}\n{rest}\n{detail}"
+            ) from None
+        raise UnfingerprintableError(
+            f"Function `{fn.__qualname__}` cannot be fingerprinted: it reads {what}, and "
+            f"{first[0].lower()}{first[1:]}\n  defined at: {_location(fn)}\n{rest}"
+        ) from None
+
+
+def _location(fn: types.FunctionType) -> str:
+    return f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+
+
+# source and bytecode --------------------------------------------------------------------------
+
+_NAME_LOADS = frozenset(
+    {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_FAST", "LOAD_CLOSURE", "LOAD_CLASSDEREF"}
+)
+_NAME_LOADS_EXTRA = frozenset(
+    {
+        "LOAD_FAST_CHECK",
+        "LOAD_FAST_AND_CLEAR",
+        "LOAD_FROM_DICT_OR_DEREF",
+        "LOAD_FROM_DICT_OR_GLOBALS",
+    }
+)
+_NAME_STORES = frozenset({"STORE_GLOBAL", "STORE_NAME", "STORE_DEREF", "STORE_FAST"})
+_NAME_DELETES = frozenset({"DELETE_GLOBAL", "DELETE_NAME", "DELETE_DEREF", "DELETE_FAST"})
+_SHAPE_IGNORED = frozenset(
+    {"NOP", "RESUME", "CACHE", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL", "PUSH_NULL"}
+)
+_FUTURE_FLAGS = 0
+for _feature in ("nested_scopes", "generators", "division", "absolute_import", "with_statement"):
+    _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
+for _feature in ("print_function", "unicode_literals", "barry_as_FLUFL", "generator_stop"):
+    _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
+_FUTURE_FLAGS |= __import__("__future__").annotations.compiler_flag
+
+
+@functools.lru_cache(maxsize=8192)
+def _global_reads(code: types.CodeType) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """Global names a code object (and its nested code) loads, with attributes read off them."""
+    found: set[tuple[str, tuple[str, ...]]] = set()
+    for current in _walk_code(code):
+        instructions = list(dis.get_instructions(current))
+        for i, ins in enumerate(instructions):
+            if ins.opname not in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"):
+                continue
+            chain: list[str] = []
+            for follow in instructions[i + 1 :]:
+                if follow.opname not in ("LOAD_ATTR", "LOAD_METHOD"):
+                    break
+                chain.append(str(follow.argval))
+            found.add((str(ins.argval), tuple(chain)))
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=8192)
+def _imports(code: types.CodeType) -> frozenset[tuple[str, int, tuple[str, ...]]]:
+    """``import``s inside a function body: (module, level, names taken with ``from``)."""
+    found: set[tuple[str, int, tuple[str, ...]]] = set()
+    for current in _walk_code(code):
+        instructions = list(dis.get_instructions(current))
+        for i, ins in enumerate(instructions):
+            if ins.opname != "IMPORT_NAME":
+                continue
+            level = 0
+            if i >= 2 and instructions[i - 2].opname == "LOAD_CONST":
+                level = int(instructions[i - 2].argval or 0)
+            names: list[str] = []
+            for follow in instructions[i + 1 :]:
+                if follow.opname == "IMPORT_FROM":
+                    names.append(str(follow.argval))
+                elif follow.opname not in (
+                    "STORE_FAST",
+                    "STORE_NAME",
+                    "STORE_DEREF",
+                    "STORE_GLOBAL",
+                ):
+                    break
+            found.add((str(ins.argval), level, tuple(names)))
+    return frozenset(found)
+
+
+def _import_for(fn: types.FunctionType, name: str, level: int) -> types.ModuleType:
+    try:
+        absolute = (
+            importlib.util.resolve_name("." * level + name, fn.__globals__.get("__package__"))
+            if level
+            else name
+        )
+        module = sys.modules.get(absolute)
+        return module if module is not None else importlib.import_module(absolute)
+    except Exception as exc:
+        raise UnfingerprintableError(
+            f"Function `{fn.__qualname__}` imports `{'.' * level}{name}`, which cannot be "
+            f"imported to fingerprint it ({exc}).\n  defined at: {_location(fn)}\n" + _HINT
+        ) from exc
+
+
+def _walk_code(code: types.CodeType) -> Iterator[types.CodeType]:
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        yield current
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+
+
+def _source_or_bytecode(fn: types.FunctionType, fp: _CodeFingerprinter) -> bytes:
+    normalized = _normalized_source(fn.__code__)
+    if normalized is not None:
+        return _combine(b"ast", normalized)
+    return _bytecode_digest(fn.__code__, fn.__doc__, fp)
+
+
+_SOURCE_MEMO_LOCK = threading.Lock()
+_SOURCE_MEMO: dict[tuple[types.CodeType, int, int], bytes | None] = {}
+
+
+def _normalized_source(code: types.CodeType) -> bytes | None:
+    """AST dump of a function's source, or None when there is no trustworthy source.
+
+    Finding a function's lines tokenizes its file, so the answer is remembered per code object
+    for as long as the file's size and mtime stay the same.
+    """
+    try:
+        info = os.stat(code.co_filename)
+    except (OSError, ValueError):
+        stamp = None
+    else:
+        stamp = (code, info.st_mtime_ns, info.st_size)
+        with _SOURCE_MEMO_LOCK:
+            if stamp in _SOURCE_MEMO:
+                return _SOURCE_MEMO[stamp]
+    try:
+        lines, _ = inspect.getsourcelines(code)
+    except (OSError, TypeError, IndexError):
+        normalized = None
+    else:
+        normalized = _normalized_source_of(code, textwrap.dedent("".join(lines)))
+    if stamp is not None:
+        with _SOURCE_MEMO_LOCK:
+            if len(_SOURCE_MEMO) > 16384:
+                _SOURCE_MEMO.clear()
+            _SOURCE_MEMO[stamp] = normalized
+    return normalized
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_source_of(code: types.CodeType, source: str) -> bytes | None:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a lambda in the middle of a statement: not a parseable snippet
+        return None
+    for node in ast.walk(tree):
+        if code.co_name == "<lambda>":
+            if not isinstance(node, ast.Lambda):
+                continue
+        elif not (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == code.co_name
+        ):
+            continue
+        if _source_matches(node, code):
+            _strip_docstrings(node)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                # Decorators count through the specs they attach (see _function_parts), so
+                # that @parameterize's arguments for one output leave the others' keys alone.
+                node.decorator_list = []
+            return _text(ast.dump(node, annotate_fields=True, include_attributes=False))
+    return None
+
+
+def _source_matches(node: ast.AST, code: types.CodeType) -> bool:
+    """Whether the source compiles to the running code (the file may have been edited).
+
+    The snippet is compiled inside the scopes it came from (an enclosing function holding its
+    free variables, the class of a method), so closures, ``super()`` and name mangling come
+    out as in the original.
+    """
+    statement: ast.stmt = ast.Expr(value=node) if isinstance(node, ast.Lambda) else node  # type: ignore[assignment]
+    path = getattr(code, "co_qualname", code.co_name).split(".")
+    if len(path) >= 2 and path[-2] != "<locals>":
+        statement = ast.ClassDef(
+            name=path[-2],
+            bases=[],
+            keywords=[],
+            body=[statement],
+            decorator_list=[],
+            **_EMPTY_TYPE_PARAMS,
+        )
+    free = [name for name in code.co_freevars if name != "__class__"]
+    if free:
+        assign = [
+            ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.Constant(value=None))
+            for name in free
+        ]
+        arguments = ast.arguments(
+            posonlyargs=[],
+            args=[],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=[],
+        )
+        statement = ast.FunctionDef(
+            name="_fingerprint_scope_",
+            args=arguments,
+            body=[*assign, statement],
+            decorator_list=[],
+            returns=None,
+            **_EMPTY_TYPE_PARAMS,
+        )
+    module = ast.fix_missing_locations(ast.Module(body=[statement], type_ignores=[]))
+    try:
+        compiled = compile(
+            module, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True
+        )
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    target = _code_shape(code)
+    return any(
+        candidate.co_name == code.co_name and _code_shape(candidate) == target
+        for candidate in _walk_code(compiled)
+    )
+
+
+_EMPTY_TYPE_PARAMS: dict[str, Any] = (
+    {"type_params": []} if "type_params" in ast.FunctionDef._fields else {}
+)
+
+
+def _code_shape(code: types.CodeType) -> tuple[Any, ...]:
+    """The instructions, names and constants of code, blind to scopes and line numbers."""
+    shape: list[Any] = [code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount]
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if op in _SHAPE_IGNORED:
+            continue
+        if op in _NAME_LOADS or op in _NAME_LOADS_EXTRA:
+            shape.append(("LOAD", str(ins.argval)))
+        elif op in _NAME_STORES:
+            shape.append(("STORE", str(ins.argval)))
+        elif op in _NAME_DELETES:
+            shape.append(("DELETE", str(ins.argval)))
+        elif op in ("LOAD_ATTR", "LOAD_METHOD"):  # 3.11 picks by how the name was imported
+            shape.append(("ATTR", str(ins.argval)))
+        elif op == "LOAD_CONST" and isinstance(ins.argval, types.CodeType):
+            shape.append(("CODE", _code_shape(ins.argval)))
+        elif op == "LOAD_CONST":
+            shape.append(("CONST", type(ins.argval).__name__, repr(ins.argval)))
+        elif ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            shape.append((op,))  # targets move when scope opcodes differ
+        else:
+            shape.append((op, repr(ins.argval)))
+    return tuple(shape)
+
+
+def _strip_docstrings(root: ast.AST) -> None:
+    for node in ast.walk(root):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        body = node.body
+        first = body[0] if body else None
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+
+
+def _bytecode_digest(code: types.CodeType, docstring: str | None, fp: _CodeFingerprinter) -> bytes:
+    """Digest of code without source: instructions and constants, never line numbers."""
+    consts: list[bytes] = []
+    for position, const in enumerate(code.co_consts):
+        if isinstance(const, types.CodeType):
+            consts.append(_bytecode_digest(const, None, fp))
+        elif position == 0 and docstring is not None and const == docstring:
+            consts.append(b"<docstring>")
+        else:
+            consts.append(fp.value(const))
+    return _combine(
+        b"bytecode",
+        _text(f"python-{sys.version_info.major}.{sys.version_info.minor}"),
+        _text(code.co_name),
+        _int(code.co_argcount),
+        _int(code.co_posonlyargcount),
+        _int(code.co_kwonlyargcount),
+        _int(code.co_flags),
+        code.co_code,
+        _text(",".join(code.co_names)),
+        _text(",".join(code.co_varnames)),
+        _text(",".join(code.co_freevars)),
+        _text(",".join(code.co_cellvars)),
+        bytes(getattr(code, "co_exceptiontable", b"")),
+        *consts,
+    )
