@@ -51,6 +51,7 @@ def run_metadata() -> dict[str, Any]:
         "python": platform.python_version(),
         "polars": pl.__version__,
         "apache_hamilton": _version("apache-hamilton"),
+        "pandas": _version("pandas"),
         "hamilton_fast": _version("hamilton_fast"),
         "polars_thread_pool_size": pl.thread_pool_size(),
         "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", "unset"),

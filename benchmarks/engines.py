@@ -3,7 +3,14 @@
 - `hamilton_fast`: this project's driver, default settings.
 - `apache_hamilton`: Apache Hamilton on the same module, `pl.Series` nodes, results gathered by
   its `PolarsDataFrameResult` builder.
+- `apache_hamilton_pandas`: Apache Hamilton on the pandas version of the module (`pd.Series`
+  nodes, `PandasDataFrameResult`), inputs converted to pandas once, before any timing: the
+  second anchor, and the only Apache Hamilton engine of workloads written for pandas.
 - `handwritten`: the Polars query an expert writes for the workload, built without any library.
+
+Each engine runs the module flavor it is written for (`ENGINE_FLAVORS`): `series` (or `expr`,
+for workloads whose natural form is `pl.Expr`) for hamilton_fast, `series` for
+`apache_hamilton`, `pandas` for `apache_hamilton_pandas`.
 """
 
 from __future__ import annotations
@@ -27,14 +34,22 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")
 
 HAMILTON_FAST = "hamilton_fast"
 APACHE_HAMILTON = "apache_hamilton"
+APACHE_HAMILTON_PANDAS = "apache_hamilton_pandas"
 HANDWRITTEN = "handwritten"
 EXECUTE_ENGINES = (HAMILTON_FAST, APACHE_HAMILTON, HANDWRITTEN)
+WIDE_ENGINES = (HAMILTON_FAST, APACHE_HAMILTON, APACHE_HAMILTON_PANDAS, HANDWRITTEN)
 BUILD_ENGINES = (HAMILTON_FAST, APACHE_HAMILTON)
 
 ENGINE_LABELS = {
     HAMILTON_FAST: "hamilton_fast",
     APACHE_HAMILTON: "Apache Hamilton (pl.Series nodes, PolarsDataFrameResult)",
+    APACHE_HAMILTON_PANDAS: "Apache Hamilton (pd.Series nodes, PandasDataFrameResult)",
     HANDWRITTEN: "hand-written Polars query",
+}
+ENGINE_FLAVORS = {
+    HAMILTON_FAST: "series",
+    APACHE_HAMILTON: "series",
+    APACHE_HAMILTON_PANDAS: "pandas",
 }
 
 # Same operations in the same order give identical floats; the tolerance only absorbs a
@@ -68,12 +83,40 @@ def build_apache_hamilton(module: types.ModuleType) -> Any:
     return driver.Builder().with_modules(module).with_adapters(adapter).build()
 
 
-BUILDERS = {HAMILTON_FAST: build_hamilton_fast, APACHE_HAMILTON: build_apache_hamilton}
+def build_apache_hamilton_pandas(module: types.ModuleType) -> Any:
+    from hamilton import base, driver
+
+    adapter = base.SimplePythonGraphAdapter(base.PandasDataFrameResult())
+    return driver.Builder().with_modules(module).with_adapters(adapter).build()
+
+
+BUILDERS = {
+    HAMILTON_FAST: build_hamilton_fast,
+    APACHE_HAMILTON: build_apache_hamilton,
+    APACHE_HAMILTON_PANDAS: build_apache_hamilton_pandas,
+}
 
 
 def assert_same_frame(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
     """Same columns in the same order, same dtypes, values equal within the float tolerance."""
     assert_frame_equal(actual, expected, check_exact=False, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+
+
+def to_polars(result: Any) -> pl.DataFrame:
+    """An engine's answer as a Polars frame (pandas results are converted, NaN read as null).
+
+    Only for correctness checks: the conversion is never inside a timed call.
+    """
+    import polars as pl
+
+    if isinstance(result, pl.DataFrame):
+        return result
+    return pl.from_pandas(result)
+
+
+def to_pandas_inputs(inputs: dict[str, pl.Series]) -> dict[str, Any]:
+    """Inputs for a pandas module: the same columns as `pd.Series` (a pandas user's data)."""
+    return {name: series.to_pandas() for name, series in inputs.items()}
 
 
 def make_runner(
@@ -83,9 +126,11 @@ def make_runner(
     inputs: dict[str, pl.Series],
     handwritten: Callable[[], pl.DataFrame],
 ) -> Callable[[], pl.DataFrame]:
-    """A no-argument callable that computes `outputs` with `engine`; drivers are built here,
-    once, so that timing the callable measures execution only."""
+    """A no-argument callable that computes `outputs` with `engine`; drivers are built (and
+    inputs converted, for pandas) here, once, so that timing the callable measures execution
+    only. `module` must be the flavor the engine runs (`ENGINE_FLAVORS`)."""
     if engine == HANDWRITTEN:
         return handwritten
     driver = BUILDERS[engine](module)
-    return functools.partial(driver.execute, outputs, inputs=inputs)
+    engine_inputs = to_pandas_inputs(inputs) if engine == APACHE_HAMILTON_PANDAS else inputs
+    return functools.partial(driver.execute, outputs, inputs=engine_inputs)

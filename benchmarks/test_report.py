@@ -1,22 +1,27 @@
-"""`report.py` renders a pytest-benchmark JSON into the README block, and only that block."""
+"""`report.py` renders a pytest-benchmark JSON (and the interleaved, memory and scale results)
+into the README block, and only that block."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks import report
+from benchmarks import engines, report, rerun
 
 
-def _bench(group: str, workload: str, engine: str, median: float) -> dict:
+def _bench(
+    group: str, workload: str, engine: str, median: float, **extra: object
+) -> dict[str, object]:
     return {
         "group": group,
         "name": f"test[{engine}]",
         "param": engine,
-        "extra_info": {"workload": workload, "engine": engine},
+        "extra_info": {"workload": workload, "engine": engine, **extra},
         "stats": {"median": median, "min": median * 0.9, "iqr": median / 10, "rounds": 5},
     }
 
 
+WIDE = "wide 200 nodes x 1,000,000 rows"
+FORECAST = "forecast 2,000 series x 260 weeks"
 DATA = {
     "datetime": "2026-01-01T00:00:00.000000+00:00",
     "commit_info": {"id": "0123456789abcdef"},
@@ -26,21 +31,82 @@ DATA = {
     },
     "benchmarks": [
         _bench("execute", "hello world 1,000 rows", "handwritten", 1e-4),
-        _bench("execute", "wide 200 nodes x 1,000,000 rows", "hamilton_fast", 1.05),
-        _bench("execute", "wide 200 nodes x 1,000,000 rows", "handwritten", 1.0),
-        _bench("build", "build wide 1000 nodes", "apache_hamilton", 0.05),
+        _bench("execute", WIDE, "hamilton_fast", 1.05),
+        _bench("execute", WIDE, "handwritten", 1.0),
+        _bench("execute", FORECAST, "hamilton_fast", 0.5),
+        _bench("execute", FORECAST, "apache_hamilton_pandas", 2.0),
+        _bench("execute", FORECAST, "handwritten", 0.4),
+        _bench("execute", "chain 100 nodes x 10 rows", "hamilton_fast", 1e-3, chain_nodes=100),
+        _bench("execute", "chain 1,000 nodes x 10 rows", "hamilton_fast", 10e-3, chain_nodes=1000),
+        _bench("build", "build wide 5000 nodes", "hamilton_fast", 0.08),
+        _bench("build", "build wide 5000 nodes", "apache_hamilton", 0.4),
+        _bench("plan", "build wide 5000 nodes", "hamilton_fast", 0.7, what="build + plan"),
+        _bench("cache", WIDE, "handwritten", 1.0, rerun="wide"),
+        _bench("cache", WIDE, "hamilton_fast", 1.0, rerun="wide"),
+        _bench("cache", WIDE, "hamilton_fast_cold", 1.2, rerun="wide", reference="hamilton_fast"),
+        _bench("cache", WIDE, "hamilton_fast_warm", 0.5, rerun="wide", reference="handwritten"),
+        _bench(
+            "cache",
+            "fingerprint 10 rows x 1 Float64 (no nulls)",
+            "hamilton_fast",
+            1e-3,
+            bytes=4_000_000,
+        ),
     ],
+}
+INTERLEAVED = {
+    "rerun-wide": {
+        "workload": WIDE,
+        "group": "cache",
+        "rounds": 3,
+        "edited_nodes": 17,
+        "nodes": 200,
+        "handwritten": {"median": 1.0, "min": 0.9, "reference": "handwritten"},
+        "hamilton_fast_warm": {
+            "median": 0.04,
+            "min": 0.03,
+            "reference": "handwritten",
+            "median_round_ratio": 0.04,
+        },
+    }
 }
 
 
 def test_render_lists_every_engine_with_ratios() -> None:
     text = report.render(report.Run(data=DATA))
-    assert "| wide 200 nodes x 1,000,000 rows | hamilton_fast | 1.05 s |" in text
+    assert f"| {WIDE} | hamilton_fast | 1.05 s |" in text
     assert "1.05x" in text
-    assert "Apache Hamilton (pl.Series nodes, PolarsDataFrameResult) | no result" in text
-    assert "**met** (1.05x by medians" in text
+    assert "| hand-written Polars query | 400.0 ms |" in text
     assert text.index("wide 200 nodes") < text.index("hello world")
     assert "Peak memory: not measured in this run." in text
+
+
+def test_targets_take_every_figure_into_account() -> None:
+    text = report.render(report.Run(data=DATA, interleaved=INTERLEAVED))
+    assert f"| execute {WIDE}: hamilton_fast <= 1.1x hand-written | 1.05x by pytest" in text
+    assert "| **met** |" in text
+    # forecast: 0.5 / 0.4 = 1.25x
+    assert f"execute {FORECAST}: hamilton_fast <= 1.1x hand-written | 1.25x" in text
+    # per node: (10 ms - 1 ms) / 900 = 10 us, at the limit
+    assert "| per-node run-time overhead < 10 µs (hamilton_fast) | 10.0 µs by medians" in text
+    assert "| build + plan 5,000 nodes < 0.2 s | 700.0 ms" in text
+    # warm: 0.5x by pytest medians, 0.04x interleaved: the two disagree on the 5% target
+    assert "0.500x by pytest medians, 0.040x by interleaved per-round ratios | **noisy** |" in text
+    assert "cold (empty cache) <= 1.3x hamilton_fast, no cache | 1.200x by pytest" in text
+    assert "| fingerprint 10 rows x 1 Float64 (no nulls): >= 3 GB/s | 4.00 GB/s" in text
+
+
+def test_cache_rows_pair_each_scenario_with_its_reference() -> None:
+    rows = {r["scenario"]: r for r in report.cache_rows(report.Run(data=DATA))}
+    assert rows["hamilton_fast_cold"]["reference"] == "hamilton_fast"
+    assert rows["hamilton_fast_cold"]["pytest_ratio"] == pytest.approx(1.2)
+    assert rows["hamilton_fast_warm"]["pytest_ratio"] == pytest.approx(0.5)
+
+
+def test_report_copies_of_names_match_the_suite() -> None:
+    assert {k: report.ENGINE_LABELS[k] for k in engines.ENGINE_LABELS} == engines.ENGINE_LABELS
+    assert report.SCENARIO_LABELS == rerun.SCENARIO_LABELS
+    assert report.CACHE_TARGETS == rerun.TARGETS
 
 
 def test_write_table_replaces_only_the_marked_block(tmp_path) -> None:

@@ -1,28 +1,33 @@
-"""The wide workload: a generated DAG of 200 mixed column operations over ten inputs.
+"""The wide workload: generated DAGs of mixed column operations over ten inputs.
 
-Group `execute`: one `execute` of all 200 nodes on an already built driver (hamilton_fast,
-Apache Hamilton with `pl.Series` nodes) against the hand-written layered Polars query.
+Group `execute`: one `execute` of every node on an already built driver, for two shapes (200
+nodes x 1,000,000 rows and 1,000 nodes x 100,000 rows at full size): hamilton_fast, Apache
+Hamilton with `pl.Series` nodes and, as a second anchor, with `pd.Series` nodes, against the
+hand-written layered Polars query.
 Group `build`: building a driver from a generated module (module import not timed).
+Group `plan`: hamilton_fast's build plus its first `execute` on 64 rows, which plans the query:
+the fixed cost before any data is touched (Apache Hamilton does no planning, so its `build` is
+the comparison).
 Every engine's answer is checked against the hand-written query before it is timed.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
+from benchmarks.cases import WideCase, make_wide_case
 from benchmarks.engines import (
     BUILD_ENGINES,
     BUILDERS,
-    EXECUTE_ENGINES,
     HAMILTON_FAST,
     HANDWRITTEN,
+    WIDE_ENGINES,
     assert_same_frame,
+    build_hamilton_fast,
     hamilton_fast_missing,
-    make_runner,
 )
 from benchmarks.sizes import WIDE_INPUT_SEED, WIDE_SPEC_SEED, current_size
 from benchmarks.workloads.wide import (
@@ -44,17 +49,7 @@ if TYPE_CHECKING:
     from benchmarks.sizes import BenchSize
 
 BUILD_CHECK_ROWS = 64
-
-
-@dataclass(frozen=True)
-class WideCase:
-    spec: WideSpec
-    module: types.ModuleType
-    inputs: dict[str, pl.Series]
-    outputs: list[str]
-
-    def handwritten(self) -> pl.DataFrame:
-        return handwritten_wide(self.spec, self.inputs, self.outputs)
+WIDE_SHAPES = ("wide", "wide_large")
 
 
 def _skip_if_unavailable(engine: str) -> None:
@@ -63,37 +58,41 @@ def _skip_if_unavailable(engine: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def wide_case(bench_size: BenchSize, tmp_path_factory: pytest.TempPathFactory) -> WideCase:
-    spec = make_wide_spec(bench_size.wide_nodes, seed=WIDE_SPEC_SEED)
-    module = write_wide_module(
-        spec, tmp_path_factory.mktemp("wide"), f"bench_wide_{bench_size.wide_nodes}_series"
-    )
-    inputs = make_wide_inputs(spec, bench_size.wide_rows, seed=WIDE_INPUT_SEED)
-    return WideCase(spec, module, inputs, wide_outputs(spec))
+def wide_cases(
+    bench_size: BenchSize, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], WideCase]:
+    """Cases by shape name, each made once per test module (inputs and modules are shared by
+    the engines, so every engine reads the same data)."""
+    directory = tmp_path_factory.mktemp("wide")
+    shapes = {"wide": bench_size.wide, "wide_large": bench_size.wide_large}
 
+    @functools.cache
+    def case(shape: str) -> WideCase:
+        return make_wide_case(shapes[shape], directory, "bench_wide")
 
-@pytest.fixture(scope="module")
-def wide_expected(wide_case: WideCase) -> pl.DataFrame:
-    return wide_case.handwritten()
+    return case
 
 
 @pytest.mark.benchmark(group="execute")
-@pytest.mark.parametrize("engine", EXECUTE_ENGINES)
+@pytest.mark.parametrize("shape", WIDE_SHAPES)
+@pytest.mark.parametrize("engine", WIDE_ENGINES)
 def test_execute_wide(
-    benchmark, bench_size: BenchSize, wide_case: WideCase, wide_expected: pl.DataFrame, engine: str
+    benchmark,
+    bench_size: BenchSize,
+    wide_cases: Callable[[str], WideCase],
+    engine: str,
+    shape: str,
 ) -> None:
     _skip_if_unavailable(engine)
-    run = make_runner(
-        engine, wide_case.module, wide_case.outputs, wide_case.inputs, wide_case.handwritten
-    )
+    case = wide_cases(shape)
+    run = case.runner(engine)
     if engine == HANDWRITTEN:
         # The reference itself is checked against an eager node-at-a-time evaluation.
-        oracle = naive_wide(wide_case.spec, wide_case.inputs, wide_case.outputs)
-        assert_same_frame(wide_expected, oracle)
+        assert_same_frame(case.expected(), naive_wide(case.spec, case.inputs, case.outputs))
     else:
-        assert_same_frame(run(), wide_expected)
+        case.check(run())
 
-    benchmark.extra_info.update(workload=bench_size.wide_label, engine=engine)
+    benchmark.extra_info.update(workload=case.label, engine=engine)
     benchmark.pedantic(run, rounds=bench_size.execute_rounds, warmup_rounds=1)
 
 
@@ -135,3 +134,28 @@ def test_build_wide(
 
     benchmark.extra_info.update(workload=f"build wide {n_nodes} nodes", engine=engine)
     benchmark.pedantic(build, args=(module,), rounds=bench_size.build_rounds, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="plan")
+@pytest.mark.parametrize("n_nodes", current_size().build_nodes, ids=lambda n: f"{n}-nodes")
+def test_plan_wide(
+    benchmark,
+    bench_size: BenchSize,
+    build_module: Callable[[int], tuple[WideSpec, types.ModuleType]],
+    n_nodes: int,
+) -> None:
+    """hamilton_fast: build, then the first `execute` on 64 rows (planning included)."""
+    _skip_if_unavailable(HAMILTON_FAST)
+    spec, module = build_module(n_nodes)
+    inputs = make_wide_inputs(spec, BUILD_CHECK_ROWS, seed=WIDE_INPUT_SEED)
+    outputs = wide_outputs(spec)
+
+    def build_and_plan() -> pl.DataFrame:
+        return build_hamilton_fast(module).execute(outputs, inputs=inputs)
+
+    assert_same_frame(build_and_plan(), handwritten_wide(spec, inputs, outputs))
+
+    benchmark.extra_info.update(
+        workload=f"build wide {n_nodes} nodes", engine=HAMILTON_FAST, what="build + plan"
+    )
+    benchmark.pedantic(build_and_plan, rounds=bench_size.build_rounds, warmup_rounds=1)

@@ -9,6 +9,10 @@ going through any dataflow library:
 - the query an expert writes by hand (`handwritten_wide`): one lazy frame, one `with_columns`
   per dependency depth, one `select`, one `collect`.
 
+Two variants serve the other benchmarks: `make_trivial_chain_spec` (a chain of cheap
+elementwise ops, for the per-node overhead) and `negate_node` (the "edit one function" of the
+rerun benchmark: a node's result changes sign, its bound and everything else stay the same).
+
 Values stay finite however long the chains get: every node carries a bound on its absolute
 value, computed from its dependencies' bounds, and a node whose bound could pass `VALUE_LIMIT`
 gets a `.clip(-VALUE_LIMIT, VALUE_LIMIT)` after its op (a running sum always does, since its
@@ -24,9 +28,11 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import random
+import shutil
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -43,10 +49,14 @@ __all__ = [
     "WideNode",
     "WideSpec",
     "handwritten_wide",
+    "descendants",
     "make_chain_spec",
+    "make_trivial_chain_spec",
     "make_wide_inputs",
     "make_wide_spec",
     "naive_wide",
+    "negate_node",
+    "pick_edit_node",
     "wide_outputs",
     "write_wide_module",
 ]
@@ -113,13 +123,15 @@ _TEMPLATES = {"series": _POLARS_TEMPLATES, "expr": _POLARS_TEMPLATES, "pandas": 
 
 @dataclass(frozen=True)
 class WideNode:
-    """One generated node: `name = op(*deps, **params)`, then clipped if `clip_limit` is set."""
+    """One generated node: `name = op(*deps, **params)`, then clipped if `clip_limit` is set,
+    then negated if `negated` (only edited specs have that, see `negate_node`)."""
 
     name: str
     op: str
     deps: tuple[str, ...]
     params: tuple[tuple[str, float | int], ...] = ()
     clip_limit: float | None = None
+    negated: bool = False
 
     def param(self, key: str) -> float | int:
         """The value of parameter `key` (e.g. `window` of a rolling mean)."""
@@ -225,6 +237,81 @@ def make_chain_spec(n_nodes: int, seed: int, n_inputs: int = 10) -> WideSpec:
     return _draw_spec(n_nodes, seed, n_inputs, chain=True)
 
 
+def make_trivial_chain_spec(n_nodes: int) -> WideSpec:
+    """A chain of `n_nodes` cheap elementwise ops over inputs `c0`, `c1`: alternately
+    `x * 0.5` and `x + c1`, so values stay within 2 * (INPUT_LIMIT + 1) without clipping.
+    What it costs per node is the engine's overhead, not the arithmetic.
+
+    >>> [node_source(node) for node in make_trivial_chain_spec(3).nodes]
+    ['c0 * 0.5', 'n0 + c1', 'n1 * 0.5']
+    """
+    nodes = []
+    previous = "c0"
+    for index in range(n_nodes):
+        name = f"n{index}"
+        if index % 2 == 0:
+            nodes.append(WideNode(name, "scale", (previous,), (("factor", 0.5),)))
+        else:
+            nodes.append(WideNode(name, "add", (previous, "c1")))
+        previous = name
+    return WideSpec(nodes=tuple(nodes), input_names=("c0", "c1"), seed=0)
+
+
+def descendants(spec: WideSpec, name: str) -> set[str]:
+    """`name` and every node that depends on it, directly or not.
+
+    >>> sorted(descendants(make_chain_spec(4, seed=0), "n2"))
+    ['n2', 'n3']
+    """
+    found = {name}
+    for node in spec.nodes:  # creation order is a topological order
+        if any(dep in found for dep in node.deps):
+            found.add(node.name)
+    return found
+
+
+def pick_edit_node(spec: WideSpec, fraction: float = 0.1) -> str:
+    """The node to edit in the rerun benchmark: among the nodes of the middle dependency
+    depths (the middle third of the layers), the one whose descendants, itself included, come
+    closest to `fraction` of all nodes.
+
+    >>> spec = make_wide_spec(200, seed=20_240_601)
+    >>> name = pick_edit_node(spec)
+    >>> name, len(descendants(spec, name)), spec.depths()[name], len(spec.layers())
+    ('n39', 17, 4, 8)
+    """
+    depths = spec.depths()
+    n_layers = len(spec.layers())
+    lower = max(1, round(n_layers / 3))
+    upper = max(lower, round(2 * n_layers / 3))
+    middle = [node for node in spec.nodes if lower <= depths[node.name] <= upper]
+    target = fraction * len(spec.nodes)
+    return min(
+        middle, key=lambda node: (abs(len(descendants(spec, node.name)) - target), node.name)
+    ).name
+
+
+def negate_node(spec: WideSpec, name: str) -> WideSpec:
+    """`spec` with node `name` returning minus its former value: the edit of the rerun
+    benchmark. Bounds are unchanged, so values stay finite downstream.
+
+    >>> spec = negate_node(make_chain_spec(2, seed=0), "n0")
+    >>> node_source(spec.nodes[0]).startswith("-(")
+    True
+    """
+    nodes = tuple(
+        dataclasses.replace(node, negated=not node.negated) if node.name == name else node
+        for node in spec.nodes
+    )
+    if nodes == spec.nodes:
+        msg = (
+            f"`{name}` is not a node of the spec.\n"
+            f"Hint: pick one of {spec.nodes[0].name} .. {spec.nodes[-1].name}."
+        )
+        raise KeyError(msg)
+    return dataclasses.replace(spec, nodes=nodes)
+
+
 def _draw_spec(n_nodes: int, seed: int, n_inputs: int, *, chain: bool) -> WideSpec:
     if n_inputs < 2:
         msg = f"a wide spec needs at least 2 inputs for its binary ops, got n_inputs={n_inputs}"
@@ -276,6 +363,8 @@ def node_source(node: WideNode, flavor: str = "series") -> str:
     text = _TEMPLATES[flavor][node.op].format(**names, **dict(node.params))
     if node.clip_limit is not None:
         text = f"({text}).clip({-node.clip_limit!r}, {node.clip_limit!r})"
+    if node.negated:
+        text = f"-({text})"
     return text
 
 
@@ -312,6 +401,9 @@ def write_wide_module(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{module_name}.py"
     path.write_text(source, encoding="utf-8")
+    # An edited module is rewritten under the same name within the same second: drop any
+    # bytecode cached for the old text so the import reads the new one.
+    shutil.rmtree(directory / "__pycache__", ignore_errors=True)
     import_spec = importlib.util.spec_from_file_location(module_name, path)
     if import_spec is None or import_spec.loader is None:
         msg = f"cannot import the generated module {path}"
@@ -372,6 +464,8 @@ def node_expr(node: WideNode) -> pl.Expr:
         raise ValueError(msg)
     if node.clip_limit is not None:
         expr = expr.clip(-node.clip_limit, node.clip_limit)
+    if node.negated:
+        expr = -expr
     return expr.alias(node.name)
 
 
