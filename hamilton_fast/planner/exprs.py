@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["is_elementwise", "with_python_int_semantics"]
+__all__ = ["is_elementwise", "serialized", "with_python_int_semantics"]
 
 # Expression node types that map row i of their inputs to row i of their output.
 _ELEMENTWISE_NODES = frozenset(
@@ -126,7 +126,15 @@ def _walk(node: Any) -> bool:
     return True
 
 
-def is_elementwise(expr: pl.Expr) -> bool:
+def serialized(expr: pl.Expr) -> str | None:
+    """The expression as Polars' JSON, or None when it cannot be serialized (Python UDFs)."""
+    try:
+        return expr.meta.serialize(format="json")
+    except Exception:  # Python UDFs need cloudpickle to serialize
+        return None
+
+
+def is_elementwise(expr: pl.Expr, text: str | None = None) -> bool:
     """True when ``expr`` maps each row to the same row, reading no other rows.
 
     >>> is_elementwise((pl.col("a") + 1).abs())
@@ -138,11 +146,8 @@ def is_elementwise(expr: pl.Expr) -> bool:
     >>> is_elementwise(pl.col("a") - pl.col("a_mean").first())  # a scalar node, read back
     True
     """
-    try:
-        tree = json.loads(expr.meta.serialize(format="json"))
-    except Exception:  # e.g. Python UDFs, which need cloudpickle to serialize
-        return False
-    return _walk(tree)
+    text = text if text is not None else serialized(expr)
+    return text is not None and _walk(json.loads(text))
 
 
 # Aggregations that return Polars' unsigned index type, where a `pl.Series` method returns a
@@ -194,7 +199,7 @@ def _cast_index_results(node: Any) -> Any:
     return node
 
 
-def with_python_int_semantics(expr: pl.Expr) -> pl.Expr:
+def with_python_int_semantics(expr: pl.Expr, text: str | None = None) -> pl.Expr:
     """Cast counts, lengths and arg-extrema to Int64, as a Series method's Python int would be.
 
     Used for functions annotated with ``pl.Series``: Apache Hamilton runs them eagerly, where
@@ -203,9 +208,8 @@ def with_python_int_semantics(expr: pl.Expr) -> pl.Expr:
     >>> pl.select(with_python_int_semantics(pl.lit([1, 2]).explode().len() - 3)).item()
     -1
     """
-    try:
-        text = expr.meta.serialize(format="json")
-    except Exception:
+    text = text if text is not None else serialized(expr)
+    if text is None:
         return expr
     if not any(marker in text for marker in ('"Len"', "Count", "NUnique", "Arg", '"Sum"')):
         return expr

@@ -18,7 +18,7 @@ import polars as pl
 
 from hamilton_fast.errors import PlanError
 from hamilton_fast.graph import Node
-from hamilton_fast.planner.exprs import is_elementwise, with_python_int_semantics
+from hamilton_fast.planner.exprs import is_elementwise, serialized, with_python_int_semantics
 
 __all__ = ["Opaque", "Traced", "trace_node"]
 
@@ -93,6 +93,8 @@ def trace_node(
                 "Hint: build it from one of its column parameters (e.g. "
                 "`pl.int_range(pl.len())` -> `x.cum_count()`)."
             )
+    text = serialized(result)  # once, for both questions below
+    elementwise = is_elementwise(result, text)
     if any(d.annotation is pl.Series for d in node.dependencies):
-        result = with_python_int_semantics(result)
-    return Traced(result.alias(node.name), scalar=scalar, elementwise=is_elementwise(result))
+        result = with_python_int_semantics(result, text)
+    return Traced(result.alias(node.name), scalar=scalar, elementwise=elementwise)
