@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.ipc  # type: ignore[import-untyped]
 
 from hamilton_fast.cache.fingerprint import (
     UnfingerprintableError,
@@ -263,8 +265,18 @@ class NodeCache:
             return None
         shape = self._stored_parts(entry, shape=True).get(_SHAPE, "value")
         if entry.format == "ipc" and shape in ("column", "scalar", "frame"):
-            scan = self.store.scan(key)
-            return None if scan is None else Cached(shape, scan)
+            scan = self.store.scan(key)  # verifies the file's checksum
+            if scan is None:
+                return None
+            if shape == "column" and entry.path is not None:
+                # Memory-mapped, zero-copy: pages are read only where the query touches them,
+                # and many hits join one row space instead of one scan each.
+                with pa.memory_map(str(entry.path)) as source:
+                    table = pa.ipc.open_file(source).read_all()
+                frame = pl.from_arrow(table, rechunk=False)
+                assert isinstance(frame, pl.DataFrame)
+                return Cached(shape, frame.to_series(0))
+            return Cached(shape, scan)
         value = self.store.get(key)
         if value is None and not self.store.contains(key):
             return None  # corrupted and dropped (the store warned)

@@ -184,7 +184,11 @@ class _Compiler:
         """Put Series inputs and overrides of equal length into one eager row space each."""
         by_height: dict[int, list[pl.Series]] = {}
         for name in self.order:
-            value = self._given_value(name)
+            hit = self.cached.get(name)
+            if hit is not None and hit.kind == "column" and isinstance(hit.value, pl.Series):
+                value: Any = hit.value  # a memory-mapped cached column: a row space like inputs
+            else:
+                value = self._given_value(name)
             if isinstance(value, pl.Series):
                 by_height.setdefault(value.len(), []).append(value.alias(name))
         for height, series in by_height.items():
@@ -384,6 +388,9 @@ class _Compiler:
     def _from_cache(self, name: str, cached: Cached) -> None:
         """A cache hit: a stored column or scalar joins as a scan, anything else as a value."""
         self.replayable = False
+        if name in self.slots:  # a memory-mapped column, seeded with the inputs
+            self.reports[name] = NodeReport(name, "cached", "column, read from the cache")
+            return
         if cached.kind in ("column", "scalar"):
             assert isinstance(cached.value, pl.LazyFrame)
             group = _Group(
