@@ -32,6 +32,7 @@ import time
 import traceback
 import types
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -551,6 +552,7 @@ def _add_cache(subparsers: Any) -> None:
         ("stats", "entries and bytes, in total and per node"),
         ("clear", "delete entries (all, or one node's with --node)"),
         ("prune", "delete entries not used for --days days"),
+        ("verify", "re-hash every stored file; remove corrupt entries (exit 1 if any)"),
     ):
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument(
@@ -558,7 +560,7 @@ def _add_cache(subparsers: Any) -> None:
             default=".hamilton_fast_cache",
             help="the cache directory (default: .hamilton_fast_cache)",
         )
-        if name in ("ls", "clear"):
+        if name in ("ls", "clear", "verify"):
             action.add_argument("--node", help="only this node's entries")
         if name == "prune":
             action.add_argument(
@@ -568,7 +570,7 @@ def _add_cache(subparsers: Any) -> None:
 
 
 def _cache_command(args: argparse.Namespace) -> int:
-    from hamilton_fast.cache.store import CacheStore
+    from hamilton_fast.cache.store import CacheCorruptionWarning, CacheStore
 
     path = Path(args.path)
     if not (path / "index").exists():
@@ -595,6 +597,17 @@ def _cache_command(args: argparse.Namespace) -> int:
                 print(f"  {node:<32} {len(sizes):>4} entries {sum(sizes):>14,} bytes")
         elif args.action == "clear":
             print(f"removed {store.clear(args.node)} entries")
+        elif args.action == "verify":
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CacheCorruptionWarning)
+                checked, removed = store.verify_entries(args.node)
+            for warning in caught:
+                print(str(warning.message).splitlines()[0], file=sys.stderr)
+            print(
+                f"verified {checked} entries: {checked - removed} intact, {removed} corrupt "
+                "(removed; they will be recomputed)"
+            )
+            return 1 if removed else 0
         else:
             print(f"removed {store.prune(args.days)} entries not used for {args.days:g} days")
     finally:

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from hamilton_fast.cache.node_cache import BEHAVIORS, CachePlan, NodeCache
+from hamilton_fast.cache.store import Verify
 from hamilton_fast.errors import CacheError, GraphError, InputError, format_problems
 from hamilton_fast.execute import (
     ResultKind,
@@ -595,13 +596,23 @@ class Builder:
         disable: bool | Sequence[str] | None = None,
         ignore: Sequence[str] | None = None,
         default: Sequence[str] | None = None,
+        verify: Verify = "stat",
     ) -> Builder:
         """Cache node results under ``path``: a rerun recomputes only what an edit touched.
 
         Per-node behaviours use Hamilton's names: ``recompute`` (always compute, overwrite),
         ``disable`` (neither read nor write), ``ignore`` (also left out of dependents' keys),
         ``default``. ``recompute=True`` or ``disable=True`` applies to every node.
+
+        ``verify`` says when a stored file's checksum is recomputed before it is used:
+        ``"stat"`` (default) when the file changed since it was last checksummed (size, mtime,
+        ctime or inode differ), ``"once"`` also once per process, ``"always"`` on every read.
         """
+        if verify not in ("stat", "once", "always"):
+            raise CacheError(
+                f"with_cache(verify={verify!r}) is not a verification mode.\n"
+                'Hint: use "stat" (the default), "once" or "always".'
+            )
         behaviors: dict[str, str] = {}
         base = default_behavior
         for name, nodes in (
@@ -623,7 +634,12 @@ class Builder:
             raise CacheError(
                 f"unknown cache behaviour {base!r}.\nHint: choose one of {', '.join(BEHAVIORS)}."
             )
-        self.cache_settings = {"path": path, "default_behavior": base, "behaviors": behaviors}
+        self.cache_settings = {
+            "path": path,
+            "default_behavior": base,
+            "behaviors": behaviors,
+            "verify": verify,
+        }
         return self
 
     def build(self) -> Driver:
@@ -646,4 +662,5 @@ class Builder:
             settings["path"],
             default_behavior=settings["default_behavior"],
             behaviors=settings["behaviors"],
+            verify=settings["verify"],
         )

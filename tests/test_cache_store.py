@@ -228,11 +228,9 @@ def test_relative_cache_path_survives_a_chdir(
 
 
 def test_entry_cleared_while_being_read_is_a_quiet_miss(store: CacheStore) -> None:
-    store.put("k", "n", pl.DataFrame({"a": [1]}))
-    record = store._record("k")
-    assert record is not None
+    entry = store.put("k", "n", pl.DataFrame({"a": [1]}))
     assert store.clear("n") == 1  # another process clears it before our read finishes
-    store._drop_corrupt("k", record, "value file missing")  # no warning: nothing is corrupt
+    store._drop_corrupt(entry, "value file missing")  # no warning: nothing is corrupt
 
 
 def test_misses_return_none(store: CacheStore) -> None:
@@ -380,6 +378,166 @@ def test_verify_once_is_rechecked_when_the_file_changes(store: CacheStore) -> No
     entry.path.write_bytes(bytes(data))
     with pytest.warns(CacheCorruptionWarning):
         assert store.get("k") is None
+
+
+def count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record every full checksum of a value file the store computes."""
+    hashed: list[Path] = []
+    original = store_module._checksum_file
+
+    def counting(path: Path) -> str:
+        hashed.append(Path(path))
+        return original(path)
+
+    monkeypatch.setattr(store_module, "_checksum_file", counting)
+    return hashed
+
+
+def flip_in_place(path: Path, keep_mtime: bool) -> None:
+    """Flip one byte without changing size or inode, optionally putting the mtime back."""
+    info = path.stat()
+    with open(path, "r+b") as handle:
+        handle.seek(info.st_size // 2)
+        byte = handle.read(1)
+        handle.seek(info.st_size // 2)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    if keep_mtime:
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def test_an_unchanged_file_is_trusted_by_its_recorded_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "cache"
+    hashed = count_hashes(monkeypatch)
+    series = pl.Series("s", [1.5, None, 3.0])
+    with CacheStore(path) as store:
+        store.put("k", "n", sample_frame())
+        entry = store.put("s", "series", series)
+    assert len(hashed) == 2  # once each, while writing
+    hashed.clear()
+    for _ in range(2):
+        with CacheStore(path) as store:  # a new process each time: nothing in memory
+            assert_frame_equal(store.get("k"), sample_frame())
+            assert_frame_equal(store.scan("k").collect(), sample_frame())
+            assert_series_equal(store.map_columns([entry])["s"], series)
+            with pytest.raises(CacheError, match="cannot be mapped as a column"):
+                store.map_columns(store.lookup(["k"]).values())
+    assert hashed == []
+
+
+def test_an_entry_without_a_recorded_identity_is_hashed_once_then_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Records written before identities were kept, or a file copied to a new disk.
+    path = tmp_path / "cache"
+    with CacheStore(path) as store:
+        entry = store.put("k", "n", sample_frame())
+        record = json.loads(store._index.get("k"))
+        del record["stat"]
+        store._index.set("k", json.dumps(record))
+    hashed = count_hashes(monkeypatch)
+    for _ in range(3):
+        with CacheStore(path) as store:
+            assert_frame_equal(store.get("k"), sample_frame())
+    assert hashed == [entry.path]
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True])
+def test_a_file_changed_in_place_is_rehashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep_mtime: bool
+) -> None:
+    path = tmp_path / "cache"
+    with CacheStore(path) as store:
+        entry = store.put("k", "n", sample_frame())
+        assert store.get("k") is not None
+    assert entry.path is not None
+    time.sleep(0.01)  # a tick of the file system clock, for ctime
+    flip_in_place(entry.path, keep_mtime)  # ctime moves even when mtime is put back
+    with CacheStore(path) as store, pytest.warns(CacheCorruptionWarning, match="checksum"):
+        assert store.get("k") is None
+
+
+def test_a_recently_changed_file_is_rehashed_until_it_settles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh mtime vouches for nothing: a second write within the same tick of the file
+    # system's clock could leave every timestamp as it was.
+    path = tmp_path / "cache"
+    with CacheStore(path) as store:
+        entry = store.put("k", "n", sample_frame())
+    assert entry.path is not None
+    os.utime(entry.path)  # mtime: now (content unchanged)
+    hashed = count_hashes(monkeypatch)
+    with CacheStore(path) as store:
+        assert store.get("k") is not None
+        assert store.get("k") is not None
+    assert len(hashed) == 2
+    monkeypatch.setattr(store_module, "_RACY_NS", 0)  # as if two seconds had passed
+    with CacheStore(path) as store:
+        assert store.get("k") is not None  # hashed, and now its identity is recorded
+    with CacheStore(path) as store:
+        assert store.get("k") is not None
+    assert len(hashed) == 3
+
+
+def test_verify_always_rehashes_every_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "cache"
+    with CacheStore(path) as store:
+        store.put("k", "n", sample_frame())
+    hashed = count_hashes(monkeypatch)
+    with CacheStore(path, verify="always") as store:
+        for _ in range(3):
+            assert store.get("k") is not None
+    assert len(hashed) == 3
+    with pytest.raises(CacheError, match="verify must be"):
+        CacheStore(path, verify="sometimes")  # type: ignore[arg-type]
+
+
+def test_verify_entries_finds_what_identities_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rot below the file system keeps the file's identity: only a full re-hash sees it. Here
+    # the recorded checksum is altered instead of the disk, to the same effect.
+    path = tmp_path / "cache"
+    with CacheStore(path) as store:
+        store.put("good", "a", sample_frame())
+        store.put("rotten", "b", sample_frame())
+        store.put("json", "c", {"x": 1})
+    with CacheStore(path) as store:
+        assert store.get("good") is not None
+        assert store.get("rotten") is not None
+        record = json.loads(store._index.get("rotten"))
+        record["checksum"] = "0" * 32
+        store._index.set("rotten", json.dumps(record))
+    with CacheStore(path) as store:
+        assert store.get("rotten") is not None  # trusted by its identity
+        with pytest.warns(CacheCorruptionWarning, match="`b`"):
+            assert store.verify_entries() == (3, 1)
+        assert not store.contains("rotten")
+        assert store.verify_entries() == (2, 0)
+
+
+def test_map_columns_reads_series_zero_copy_and_drops_corrupt_ones(tmp_path: Path) -> None:
+    path = tmp_path / "cache"
+    long = pl.Series("x", np.arange(100_000, dtype=np.float64)).scatter([3, 7], None)
+    short = pl.Series("label", ["a", None, "c"])
+    day = pl.Series("day", [dt.date(2024, 1, 1), None], dtype=pl.Date)
+    with CacheStore(path) as store:
+        entries = [
+            store.put("k1", "x", long),
+            store.put("k2", "label", short),
+            store.put("k3", "day", day),
+            store.put("k4", "bad", long.alias("bad")),
+        ]
+    assert entries[3].path is not None
+    entries[3].path.write_bytes(entries[3].path.read_bytes()[:-100])
+    with CacheStore(path) as store, pytest.warns(CacheCorruptionWarning, match="`bad`"):
+        columns = store.map_columns(entries)
+    assert sorted(columns) == ["k1", "k2", "k3"]
+    assert_series_equal(columns["k1"], long)
+    assert_series_equal(columns["k2"], short)
+    assert_series_equal(columns["k3"], day)
 
 
 # --------------------------------------------------------------------------------------------

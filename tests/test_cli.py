@@ -12,6 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from hamilton_fast import driver
+from hamilton_fast.cache import CacheStore
 from tests.helpers import load_module
 
 FEATURES = """
@@ -324,3 +325,56 @@ def test_demo_runs_the_example_main_with_its_arguments(tmp_path):
     assert missing.returncode == 1
     assert "forecasting demo was not found" in missing.stderr
     assert "Hint:" in missing.stderr
+
+
+def test_run_with_cache_then_the_cache_commands(project):
+    run = (
+        "run",
+        "features",
+        "--output",
+        "spend_per_signup,spend_scaled",
+        "--input",
+        "path=data.parquet",
+        "--input",
+        "factor=3",
+        "--cache",
+        "store",
+    )
+    first = cli(project, *run, check=0)
+    assert "cache: 0 hit, 5 computed" in first.stderr  # the loader, its columns, outputs
+    second = cli(project, *run, check=0)
+    assert "cache: 2 hit, 1 computed" in second.stderr  # a loader is called every run
+
+    listing = cli(project, "cache", "ls", "--path", "store", check=0).stdout.splitlines()
+    assert listing[0].split()[:3] == ["node", "kind", "size"]
+    assert sorted(line.split()[0] for line in listing[1:]) == ["spend_per_signup", "spend_scaled"]
+    stats = cli(project, "cache", "stats", "--path", "store", check=0).stdout
+    assert stats.startswith("2 entries")
+
+    verified = cli(project, "cache", "verify", "--path", "store", check=0)
+    assert "verified 2 entries: 2 intact, 0 corrupt" in verified.stdout
+    with CacheStore(project / "store") as store:
+        (entry,) = store.entries("spend_scaled")
+    victim = entry.path
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    damaged = cli(project, "cache", "verify", "--path", "store", check=1)
+    assert "verified 2 entries: 1 intact, 1 corrupt" in damaged.stdout
+    assert "`spend_scaled` is unusable (checksum mismatch)" in damaged.stderr
+    third = cli(project, *run, check=0)
+    assert "cache: 1 hit, 3 computed" in third.stderr  # the loader, `spend`, `spend_scaled`
+
+    assert (
+        "removed 1 entries"
+        in cli(
+            project, "cache", "clear", "--node", "spend_scaled", "--path", "store", check=0
+        ).stdout
+    )
+    assert (
+        "removed 0 entries"
+        in cli(project, "cache", "prune", "--days", "1", "--path", "store", check=0).stdout
+    )
+    assert "removed 1 entries" in cli(project, "cache", "clear", "--path", "store", check=0).stdout
+    missing = cli(project, "cache", "ls", "--path", "nowhere", check=1)
+    assert "is not a hamilton_fast cache directory" in missing.stderr

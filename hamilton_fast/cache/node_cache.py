@@ -18,13 +18,11 @@ import typing
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.ipc  # type: ignore[import-untyped]
 
 from hamilton_fast.cache.fingerprint import (
     UnfingerprintableError,
@@ -35,7 +33,7 @@ from hamilton_fast.cache.fingerprint import (
     node_key,
     node_key_parts,
 )
-from hamilton_fast.cache.store import CacheStore, Entry
+from hamilton_fast.cache.store import CacheStore, Entry, Verify
 from hamilton_fast.errors import CacheError
 from hamilton_fast.graph import Graph, NodeRole, describe_type
 from hamilton_fast.nodes import Node
@@ -71,6 +69,7 @@ class CachePlan:
     computed: set[str]
     sources: dict[str, Any]  # frame-producing nodes called while keying (see prepare)
     overrides: frozenset[str] = frozenset()
+    sizes: dict[str, int] = field(default_factory=dict)  # stored bytes of the hits
 
 
 class NodeCache:
@@ -87,6 +86,7 @@ class NodeCache:
         *,
         default_behavior: str = "default",
         behaviors: Mapping[str, str] | None = None,
+        verify: Verify = "stat",
     ) -> None:
         if default_behavior not in BEHAVIORS:
             raise CacheError(
@@ -94,7 +94,7 @@ class NodeCache:
                 f"Hint: choose one of {', '.join(BEHAVIORS)}."
             )
         self.path = Path(path)
-        self.store = CacheStore(self.path)
+        self.store = CacheStore(self.path, verify=verify)
         self.default_behavior = default_behavior
         self._behaviors = dict(behaviors or {})
         self._code: dict[str, str] = {}
@@ -185,10 +185,10 @@ class NodeCache:
                 bad = [d.name for d in node.dependencies if keys.get(d.name, "") is None]
                 problems[name] = f"its dependency `{bad[0]}` cannot be fingerprinted"
         given = {**overrides, **sources}
-        cached = self._hits(graph, outputs, given, needed, keys)
+        cached, sizes = self._hits(graph, outputs, given, needed, keys)
         computed = graph.upstream(outputs, stop_at={*overrides, *cached}) - {*cached, *overrides}
         return CachePlan(
-            keys, parts, problems, cached, needed, computed, sources, frozenset(overrides)
+            keys, parts, problems, cached, needed, computed, sources, frozenset(overrides), sizes
         )
 
     def _function_key(
@@ -223,7 +223,8 @@ class NodeCache:
         overrides: Mapping[str, Any],
         needed: set[str],
         keys: Mapping[str, str | None],
-    ) -> dict[str, Cached]:
+    ) -> tuple[dict[str, Cached], dict[str, int]]:
+        """The hits that cut the computation short, and their stored sizes."""
         # Below a node that is recomputed every run, a key cannot vouch for the data: the
         # recomputed value may differ while its code key stays the same.
         volatile = graph.downstream(
@@ -232,7 +233,7 @@ class NodeCache:
             if graph.nodes[n].role is NodeRole.FUNCTION
             and self.behavior(graph.nodes[n]) in ("recompute", "disable")
         )
-        candidates: dict[str, str] = {}
+        wanted: dict[str, str] = {}
         for name in needed - volatile:
             node = graph.nodes[name]
             key = keys.get(name)
@@ -243,42 +244,40 @@ class NodeCache:
                 or self.behavior(node) != "default"
             ):
                 continue
-            if self.store.contains(key):
-                candidates[name] = key
+            wanted[name] = key
+        found = self.store.lookup(wanted.values())
+        candidates = {name: found[key] for name, key in wanted.items() if key in found}
         while True:
             used = graph.upstream(outputs, stop_at={*overrides, *candidates}) & set(candidates)
             cached: dict[str, Cached] = {}
-            corrupt = False
-            for name in graph.sorted(used):
-                value = self._read(candidates[name])
-                if value is None:  # corrupted or vanished: recompute (the store warned)
-                    del candidates[name]
-                    corrupt = True
+            columns = [n for n in used if _shape(candidates[n]) == "column"]
+            # Memory-mapped, zero-copy: pages are read only where the query touches them, and
+            # the hits join one row space with the inputs instead of one scan each.
+            mapped = self.store.map_columns([candidates[n] for n in columns])
+            lost = [n for n in columns if candidates[n].key not in mapped]
+            for name in columns:
+                if name not in lost:
+                    cached[name] = Cached("column", mapped[candidates[name].key])
+            for name in graph.sorted(used - set(columns)):
+                if lost:
                     break
-                cached[name] = value
-            if not corrupt:
-                return cached
+                value = self._read(candidates[name])
+                if value is None:
+                    lost.append(name)
+                else:
+                    cached[name] = value
+            if not lost:
+                return cached, {n: candidates[n].size_bytes for n in cached}
+            for name in lost:  # corrupted or vanished: recompute (the store warned)
+                del candidates[name]
 
-    def _read(self, key: str) -> Cached | None:
-        entry = self.store.entry(key)
-        if entry is None:
-            return None
-        shape = self._stored_parts(entry, shape=True).get(_SHAPE, "value")
-        if entry.format == "ipc" and shape in ("column", "scalar", "frame"):
-            scan = self.store.scan(key)  # verifies the file's checksum
-            if scan is None:
-                return None
-            if shape == "column" and entry.path is not None:
-                # Memory-mapped, zero-copy: pages are read only where the query touches them,
-                # and many hits join one row space instead of one scan each.
-                with pa.memory_map(str(entry.path)) as source:
-                    table = pa.ipc.open_file(source).read_all()
-                frame = pl.from_arrow(table, rechunk=False)
-                assert isinstance(frame, pl.DataFrame)
-                return Cached(shape, frame.to_series(0))
-            return Cached(shape, scan)
-        value = self.store.get(key)
-        if value is None and not self.store.contains(key):
+    def _read(self, entry: Entry) -> Cached | None:
+        shape = _shape(entry)
+        if entry.format == "ipc" and shape in ("scalar", "frame"):
+            scan = self.store.scan(entry.key)  # verifies the file
+            return None if scan is None else Cached(shape, scan)
+        value = self.store.get(entry.key)
+        if value is None and not self.store.contains(entry.key):
             return None  # corrupted and dropped (the store warned)
         return Cached("value", value)
 
@@ -381,10 +380,8 @@ class NodeCache:
                     detail = (detail + "; " if detail else "") + "not stored (not requested)"
             else:
                 status, detail = "not needed", ""
-            entry = self.store.entry(key) if status == "hit" and key else None
-            statuses[name] = NodeStatus(
-                name, status, key, entry.size_bytes if entry else None, detail
-            )
+            size = plan.sizes.get(name) if status == "hit" else None
+            statuses[name] = NodeStatus(name, status, key, size, detail)
         self._last = statuses
         self._parts = plan.parts
 
@@ -470,6 +467,15 @@ class NodeCache:
         self.wait()
         return self.store.prune(older_than_days)
 
+    def verify(self, node: str | None = None) -> tuple[int, int]:
+        """Re-hash every stored file (or ``node``'s); corrupt entries warn and are removed.
+
+        Returns (entries checked, entries removed). Reads trust a file whose identity is
+        unchanged since it was checksummed; this also catches rot below the file system.
+        """
+        self.wait()
+        return self.store.verify_entries(node)
+
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
         for status in self._last.values():
@@ -484,6 +490,14 @@ class NodeCache:
             size = f"{s.size:,}" if s.size is not None else ""
             rows.append(f"{s.name:<32} {s.status:<12} {size:>10}  {(s.key or '')[:16]}")
         return "\n".join(rows)
+
+
+def _shape(entry: Entry) -> str:
+    """How a node's value was stored: column, scalar, frame or value (see ``finish``)."""
+    shape = entry.parts.get(_SHAPE, "value")
+    if entry.format != "ipc" and shape != "value":
+        return "value"
+    return shape
 
 
 def _mentions_frame(annotation: Any) -> bool:
