@@ -53,10 +53,12 @@ def node_key(
     >>> a == node_key("column", "x", "c0de", "", {"n": "1"}, {"y": "k1", "z": "k3"})
     False
     """
-    h = xxhash.xxh3_128()
-    for label, value in node_key_parts(
-        kind, name, code, modifiers, bound_values, dependency_keys
-    ).items():
-        h.update(_frame(b"K", _text(label)))
-        h.update(_frame(b"V", _text(value)))
-    return h.hexdigest()
+    return key_of_parts(node_key_parts(kind, name, code, modifiers, bound_values, dependency_keys))
+
+
+def key_of_parts(parts: Mapping[str, str]) -> str:
+    """The key of named parts (as :func:`node_key_parts` gives them), in their order."""
+    stream = b"".join(
+        _frame(b"K", _text(label)) + _frame(b"V", _text(value)) for label, value in parts.items()
+    )
+    return xxhash.xxh3_128_hexdigest(stream)

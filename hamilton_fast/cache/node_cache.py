@@ -30,9 +30,9 @@ from hamilton_fast.cache.fingerprint import (
     fingerprint_function,
     fingerprint_lazyframe,
     fingerprint_value,
-    node_key,
     node_key_parts,
 )
+from hamilton_fast.cache.keys import key_of_parts
 from hamilton_fast.cache.store import CacheStore, Entry, Verify
 from hamilton_fast.errors import CacheError
 from hamilton_fast.graph import Graph, NodeRole, describe_type
@@ -213,8 +213,8 @@ class NodeCache:
         modifiers = self._modifiers(node, engine)
         kind = node.role.value
         values = dict(bound or {})
-        key = node_key(kind, node.name, code, modifiers, values, dependency_keys)
-        return key, node_key_parts(kind, node.name, code, modifiers, values, dependency_keys)
+        parts = node_key_parts(kind, node.name, code, modifiers, values, dependency_keys)
+        return key_of_parts(parts), parts
 
     def _hits(
         self,
