@@ -13,7 +13,6 @@ from __future__ import annotations
 import abc
 import ast
 import builtins
-import contextlib
 import dataclasses
 import dis
 import enum
@@ -23,14 +22,17 @@ import importlib.util
 import inspect
 import logging
 import os
+import stat
 import sys
 import textwrap
 import threading
 import types
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import xxhash
 
 from hamilton_fast.cache.canonical import _HINT, UnfingerprintableError, _combine, _int, _text
 from hamilton_fast.cache.libraries import (
@@ -65,6 +67,8 @@ class _CodeFingerprinter(abc.ABC):
 
     def _code_object(self, obj: Any) -> bytes | None:
         """Digest of functions, classes, modules and the like; None when ``obj`` is none."""
+        if isinstance(obj, types.FunctionType):  # first: by far the most common
+            return self._function(obj)
         if isinstance(obj, types.ModuleType):
             return self._module(obj)
         if isinstance(obj, functools.partial):
@@ -82,8 +86,6 @@ class _CodeFingerprinter(abc.ABC):
             return _combine(b"property", self.value(obj.fget), self.value(obj.fset))
         if isinstance(obj, logging.Logger):  # logging does not change a result
             return _combine(b"logger", _text(obj.name))
-        if isinstance(obj, types.FunctionType):
-            return self._function(obj)
         if isinstance(obj, type):
             return self._class(obj)
         if isinstance(obj, _BUILTIN_CALLABLES):
@@ -138,12 +140,15 @@ class _CodeFingerprinter(abc.ABC):
                 parts.append(_text(name))
                 parts.append(self._cell(cell))
         parts.append(self._globals_read(fn))
+        # A function's attributes live in its __dict__: reading it there skips getattr's
+        # AttributeError for the usual function that has none.
+        attributes = fn.__dict__
         with _reading(fn, "its decorator specs"):
-            specs = getattr(fn, _MODIFIERS_ATTRIBUTE, ())
+            specs = attributes.get(_MODIFIERS_ATTRIBUTE, ())
             # A spec holding every output's arguments (@parameterize) would tie each output's
             # key to its siblings'; the node's own arguments are in its wrapper's fields.
             parts.append(self.value(tuple(s for s in specs if not getattr(s, "per_output", False))))
-        wrapped = getattr(fn, "__wrapped__", None)
+        wrapped = attributes.get("__wrapped__")
         if wrapped is not None:
             with _reading(fn, "the function it wraps"):
                 parts.append(self.value(wrapped))
@@ -159,7 +164,8 @@ class _CodeFingerprinter(abc.ABC):
     def _globals_read(self, fn: types.FunctionType) -> bytes:
         parts: list[bytes] = []
         namespace = fn.__globals__
-        for name, chain in sorted(_global_reads(fn.__code__)):
+        reads, imports = _reads(fn.__code__)
+        for name, chain in reads:
             dotted = name + "".join("." + attr for attr in chain)
             parts.append(_text(dotted))
             if name in namespace:
@@ -169,7 +175,7 @@ class _CodeFingerprinter(abc.ABC):
                 parts.append(_combine(b"builtin", _text(name)))
             else:
                 parts.append(b"<undefined>")
-        for module_name, level, attrs in sorted(_imports(fn.__code__)):
+        for module_name, level, attrs in imports:
             module = _import_for(fn, module_name, level)
             parts.append(_text(f"import {'.' * level}{module_name}"))
             if not attrs:
@@ -279,12 +285,31 @@ def _field_default(field: dataclasses.Field[Any]) -> Any:
     return ("required",)
 
 
-@contextlib.contextmanager
-def _reading(fn: types.FunctionType, what: str) -> Iterator[None]:
-    """Say which function, and which of the things it reads, has no fingerprint."""
-    try:
-        yield
-    except UnfingerprintableError as exc:
+class _reading:  # lower case: used like the function it replaced, `with _reading(fn, what):`
+    """Say which function, and which of the things it reads, has no fingerprint.
+
+    A class rather than a generator context manager: it wraps every value a function reads,
+    and this costs a fraction of ``contextlib``'s overhead.
+    """
+
+    __slots__ = ("fn", "what")
+
+    def __init__(self, fn: types.FunctionType, what: str) -> None:
+        self.fn = fn
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        if not isinstance(exc, UnfingerprintableError):
+            return
+        fn, what = self.fn, self.what
         first, _, rest = str(exc).partition("\n")
         if first.startswith(("Function `", "Class `")):  # the innermost culprit speaks
             facts = rest.rsplit("\nHint:", 1)
@@ -330,49 +355,52 @@ for _feature in ("print_function", "unicode_literals", "barry_as_FLUFL", "genera
 _FUTURE_FLAGS |= __import__("__future__").annotations.compiler_flag
 
 
-@functools.lru_cache(maxsize=8192)
-def _global_reads(code: types.CodeType) -> frozenset[tuple[str, tuple[str, ...]]]:
-    """Global names a code object (and its nested code) loads, with attributes read off them."""
-    found: set[tuple[str, tuple[str, ...]]] = set()
-    for current in _walk_code(code):
-        instructions = list(dis.get_instructions(current))
-        for i, ins in enumerate(instructions):
-            if ins.opname not in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"):
-                continue
-            chain: list[str] = []
-            for follow in instructions[i + 1 :]:
-                if follow.opname not in ("LOAD_ATTR", "LOAD_METHOD"):
-                    break
-                chain.append(str(follow.argval))
-            found.add((str(ins.argval), tuple(chain)))
-    return frozenset(found)
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
+_IMPORT_STORES = frozenset({"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL"})
+_READ_OPCODES = frozenset(
+    dis.opmap[name] for name in (*_GLOBAL_LOADS, "IMPORT_NAME") if name in dis.opmap
+)
 
 
+_GlobalReads = tuple[tuple[str, tuple[str, ...]], ...]
+_Imports = tuple[tuple[str, int, tuple[str, ...]], ...]
+
+
+# Keyed by the code object, which hashes and compares by content: a reimported function with
+# the same code hits. One pass of ``dis`` serves both questions (decoding dominates).
 @functools.lru_cache(maxsize=8192)
-def _imports(code: types.CodeType) -> frozenset[tuple[str, int, tuple[str, ...]]]:
-    """``import``s inside a function body: (module, level, names taken with ``from``)."""
-    found: set[tuple[str, int, tuple[str, ...]]] = set()
+def _reads(code: types.CodeType) -> tuple[_GlobalReads, _Imports]:
+    """What a code object (and its nested code) reads, sorted: the global names it loads with
+    the attributes read off them, and its ``import``s as (module, level, names from it).
+    """
+    reads: set[tuple[str, tuple[str, ...]]] = set()
+    imports: set[tuple[str, int, tuple[str, ...]]] = set()
     for current in _walk_code(code):
+        # Instructions are two bytes, the opcode first (deoptimized in co_code): code that
+        # has none of interest, as many small functions, skips decoding.
+        if _READ_OPCODES.isdisjoint(current.co_code[::2]):
+            continue
         instructions = list(dis.get_instructions(current))
         for i, ins in enumerate(instructions):
-            if ins.opname != "IMPORT_NAME":
-                continue
-            level = 0
-            if i >= 2 and instructions[i - 2].opname == "LOAD_CONST":
-                level = int(instructions[i - 2].argval or 0)
-            names: list[str] = []
-            for follow in instructions[i + 1 :]:
-                if follow.opname == "IMPORT_FROM":
-                    names.append(str(follow.argval))
-                elif follow.opname not in (
-                    "STORE_FAST",
-                    "STORE_NAME",
-                    "STORE_DEREF",
-                    "STORE_GLOBAL",
-                ):
-                    break
-            found.add((str(ins.argval), level, tuple(names)))
-    return frozenset(found)
+            if ins.opname in _GLOBAL_LOADS:
+                chain: list[str] = []
+                for j in range(i + 1, len(instructions)):  # indices: slices would copy
+                    if instructions[j].opname not in ("LOAD_ATTR", "LOAD_METHOD"):
+                        break
+                    chain.append(str(instructions[j].argval))
+                reads.add((str(ins.argval), tuple(chain)))
+            elif ins.opname == "IMPORT_NAME":
+                level = 0
+                if i >= 2 and instructions[i - 2].opname == "LOAD_CONST":
+                    level = int(instructions[i - 2].argval or 0)
+                names: list[str] = []
+                for j in range(i + 1, len(instructions)):
+                    if instructions[j].opname == "IMPORT_FROM":
+                        names.append(str(instructions[j].argval))
+                    elif instructions[j].opname not in _IMPORT_STORES:
+                        break
+                imports.add((str(ins.argval), level, tuple(names)))
+    return tuple(sorted(reads)), tuple(sorted(imports))
 
 
 def _import_for(fn: types.FunctionType, name: str, level: int) -> types.ModuleType:
@@ -400,18 +428,192 @@ def _walk_code(code: types.CodeType) -> Iterator[types.CodeType]:
 
 
 def _source_or_bytecode(fn: types.FunctionType, fp: _CodeFingerprinter) -> bytes:
-    normalized = _normalized_source(fn.__code__)
+    code = fn.__code__
+    found = _definition(code)
+    if found is not None:
+        return found[2]  # _combine(b"ast", dump), computed once per file version
+    normalized = _snippet_source(code)
     if normalized is not None:
         return _combine(b"ast", normalized)
-    return _bytecode_digest(fn.__code__, fn.__doc__, fp)
-
-
-_SOURCE_MEMO_LOCK = threading.Lock()
-_SOURCE_MEMO: dict[tuple[types.CodeType, int, int], bytes | None] = {}
+    return _bytecode_digest(code, fn.__doc__, fp)
 
 
 def _normalized_source(code: types.CodeType) -> bytes | None:
     """AST dump of a function's source, or None when there is no trustworthy source.
+
+    The usual case is a lookup in the function's file, parsed and compiled once per version
+    (:class:`_SourceFiles`): the definition starting on the code's first line, trusted when the
+    file compiles to exactly the running code. Anything else (a file edited since the import,
+    a lambda, source that is not a file) takes the snippet path, :func:`_snippet_source`.
+    """
+    found = _definition(code)
+    return found[1] if found is not None else _snippet_source(code)
+
+
+def _definition(code: types.CodeType) -> _Definition | None:
+    """The definition of ``code`` in the current version of its file, if it compiles to it."""
+    if code.co_name == "<lambda>":  # lambdas share lines and need not be statements
+        return None
+    source = _SOURCE_FILES.get(code.co_filename)
+    if source is None:
+        return None
+    found = source.definitions.get((code.co_name, code.co_firstlineno))
+    # Code objects compare by content (instructions, constants, names, line table), so equal
+    # means the running function is this version's definition.
+    return found if found is not None and found[0] == code else None
+
+
+_Definition = tuple[types.CodeType, bytes, bytes]
+"""A function definition in a file: its compiled code, AST dump, and the dump's digest."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _SourceFile:
+    """One version of a source file: its function definitions.
+
+    Keyed by (name, first line, decorators included), as code objects are; names defined twice
+    on one line are left out, so that they take the snippet path.
+    """
+
+    definitions: dict[tuple[str, int], _Definition]
+    size: int
+
+
+class _SourceFiles:
+    """File versions, by content digest: a module rewritten with the same text (a rerun) finds
+    its parse. Stamps (path, size, mtime) spare reading the file; neither is trusted for
+    correctness, since every definition found is checked against the running code.
+    """
+
+    def __init__(self, max_files: int, max_bytes: int, max_stamps: int) -> None:
+        self.lock = threading.Lock()
+        self.files: OrderedDict[bytes, _SourceFile] = OrderedDict()
+        self.stamps: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self.max_files = max_files
+        self.max_bytes = max_bytes  # of AST dumps kept, about 7 times the source size
+        self.max_stamps = max_stamps
+        self.size = 0
+
+    def get(self, filename: str) -> _SourceFile | None:
+        """The parsed current version of ``filename``, or None when it is no readable file."""
+        try:
+            info = os.stat(filename)
+        except (OSError, ValueError):  # "<string>", a notebook cell, a deleted file
+            return None
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_SOURCE_SIZE:
+            return None
+        with self.lock:
+            digest = self.stamps.get((filename, info.st_size, info.st_mtime_ns))
+            if digest is not None and digest in self.files:
+                self.files.move_to_end(digest)
+                return self.files[digest]
+        try:
+            with open(filename, "rb") as handle:
+                data = handle.read()
+                info = os.fstat(handle.fileno())
+        except OSError:
+            return None
+        digest = xxhash.xxh3_128_digest(data)
+        with self.lock:
+            found = self.files.get(digest)
+        if found is None:
+            found = _load_source_file(filename, data)  # outside the lock: other files go on
+        with self.lock:
+            if info.st_size == len(data):  # the stamp of what was read, not of a later write
+                self.stamps[(filename, info.st_size, info.st_mtime_ns)] = digest
+                while len(self.stamps) > self.max_stamps:
+                    self.stamps.popitem(last=False)
+            if digest not in self.files:
+                self.files[digest] = found
+                self.size += found.size
+                while len(self.files) > 1 and (
+                    len(self.files) > self.max_files or self.size > self.max_bytes
+                ):
+                    self.size -= self.files.popitem(last=False)[1].size
+        return found
+
+    def clear(self) -> None:
+        with self.lock:
+            self.files.clear()
+            self.stamps.clear()
+            self.size = 0
+
+
+_MAX_SOURCE_SIZE = 8 << 20  # a larger "source" is likely data: the snippet path reads less
+_SOURCE_FILES = _SourceFiles(max_files=256, max_bytes=64 << 20, max_stamps=4096)
+
+
+def _load_source_file(filename: str, data: bytes) -> _SourceFile:
+    """Parse and compile a file's text once, and dump every function definition in it."""
+    try:
+        tree = ast.parse(data, filename)
+        # As the import does; the tree compiles to the same code as the text, a bit faster.
+        module = compile(tree, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return _SourceFile({}, 0)  # not Python (any more): the snippet path decides
+    codes: dict[tuple[str, int], types.CodeType | None] = {}
+    for compiled in _walk_code(module):
+        key = (compiled.co_name, compiled.co_firstlineno)
+        codes[key] = None if key in codes else compiled
+    definitions: dict[tuple[str, int], _Definition] = {}
+    seen: set[tuple[str, int]] = set()
+    size = 0
+    for node in _function_definitions(tree):  # after compiling: this strips docstrings
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        key = (node.name, first)
+        code = codes.get(key)
+        if code is None or key in seen:
+            definitions.pop(key, None)
+            seen.add(key)
+            continue
+        seen.add(key)
+        # Decorators count through the specs they attach (see _function_parts); the tree is
+        # this function's own, so clearing them for the dump and back is safe.
+        decorators, node.decorator_list = node.decorator_list, []
+        dump = _text(ast.dump(node, annotate_fields=True, include_attributes=False))
+        node.decorator_list = decorators
+        definitions[key] = (code, dump, _combine(b"ast", dump))
+        size += len(dump)
+    return _SourceFile(definitions, size)
+
+
+_STATEMENT_LISTS = ("body", "orelse", "finalbody")
+
+
+def _function_definitions(
+    tree: ast.Module,
+) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Every ``def`` in the tree, nested ones included, with all docstrings stripped.
+
+    Definitions are statements, so only statement lists are walked (``ast.walk`` would visit
+    every expression too, several times slower). Each docstring is stripped exactly once, as
+    :func:`_strip_docstrings` does for a snippet: a second pass would strip a second string.
+    """
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    pending: list[list[ast.stmt]] = [tree.body]
+    while pending:
+        for statement in pending.pop():
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                _strip_docstring(statement)
+                if not isinstance(statement, ast.ClassDef):
+                    found.append(statement)
+            for field in _STATEMENT_LISTS:
+                block = getattr(statement, field, None)
+                if block:
+                    pending.append(block)
+            for handler in getattr(statement, "handlers", ()):  # try / except (*)
+                pending.append(handler.body)
+            for case in getattr(statement, "cases", ()):  # match
+                pending.append(case.body)
+    return found
+
+
+_SOURCE_MEMO_LOCK = threading.Lock()
+_SOURCE_MEMO: dict[tuple[types.CodeType, str, int, int], bytes | None] = {}
+
+
+def _snippet_source(code: types.CodeType) -> bytes | None:
+    """AST dump of the lines ``inspect`` finds for ``code``, if they compile back to it.
 
     Finding a function's lines tokenizes its file, so the answer is remembered per code object
     for as long as the file's size and mtime stay the same.
@@ -421,7 +623,7 @@ def _normalized_source(code: types.CodeType) -> bytes | None:
     except (OSError, ValueError):
         stamp = None
     else:
-        stamp = (code, info.st_mtime_ns, info.st_size)
+        stamp = (code, code.co_filename, info.st_mtime_ns, info.st_size)
         with _SOURCE_MEMO_LOCK:
             if stamp in _SOURCE_MEMO:
                 return _SOURCE_MEMO[stamp]
@@ -551,16 +753,19 @@ def _code_shape(code: types.CodeType) -> tuple[Any, ...]:
 
 def _strip_docstrings(root: ast.AST) -> None:
     for node in ast.walk(root):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            continue
-        body = node.body
-        first = body[0] if body else None
-        if (
-            isinstance(first, ast.Expr)
-            and isinstance(first.value, ast.Constant)
-            and isinstance(first.value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            _strip_docstring(node)
+
+
+def _strip_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+    body = node.body
+    first = body[0] if body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        node.body = body[1:] or [ast.Pass()]
 
 
 def _bytecode_digest(code: types.CodeType, docstring: str | None, fp: _CodeFingerprinter) -> bytes:

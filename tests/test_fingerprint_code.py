@@ -1,0 +1,421 @@
+"""Code fingerprints through the per-file source memo: reimports, edits on disk, counting."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib
+import os
+import shutil
+import sys
+import textwrap
+import types
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import hamilton_fast.cache.code as code_module
+from hamilton_fast.cache import fingerprint_function
+
+HELPERS = """
+# helpers ({tag})
+def scale(x):
+    return x * 2
+"""
+
+NODES = '''
+"""Nodes for the source memo tests ({tag})."""
+import functools
+
+from {package} import helpers
+
+FACTOR = 3
+
+
+def _decorate(label):
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            return fn(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def plain(x: int, rate: float = 0.5) -> float:
+    """Docs."""
+    # a comment
+    return helpers.scale(x) * rate + FACTOR
+
+
+@_decorate(
+    "a decorator over two lines",
+)
+def decorated(x: int) -> int:
+    return x + 1
+
+
+async def coroutine(x: int) -> int:
+    """Docs."""
+    "not a docstring: kept"
+    return x
+
+
+def factory(k: int):
+    def feature(x: int) -> int:
+        """Nested docs."""
+        return x + k
+
+    return feature
+
+
+class Base:
+    def total(self) -> int:
+        return 1
+
+
+class Scaled(Base):
+    __secret = 2
+
+    def total(self) -> int:
+        """Uses super() and a private name."""
+        return super().total() * self.__secret
+
+
+if FACTOR:
+
+    def conditional(x: int) -> int:
+        return x - 1
+
+else:
+
+    def conditional(x: int) -> int:
+        return x + 1
+
+
+try:
+
+    def in_try(x: int) -> int:
+        return x
+
+except ImportError:
+    pass
+
+square = lambda x: x * x  # noqa: E731
+'''
+
+
+class Project:
+    """User modules in a fresh package, written and (re)imported by name."""
+
+    def __init__(self, root: Path) -> None:
+        self.package = f"fp_code_{uuid.uuid4().hex[:8]}"
+        self.directory = root / self.package
+        self.directory.mkdir()
+        (self.directory / "__init__.py").write_text("")
+        self.tag = uuid.uuid4().hex  # new file contents for every test: nothing memoized yet
+
+    def nodes_source(self) -> str:
+        return NODES.replace("{package}", self.package).replace("{tag}", self.tag)
+
+    def helpers_source(self) -> str:
+        return HELPERS.replace("{tag}", self.tag)
+
+    def write(self, name: str, source: str) -> Path:
+        path = self.directory / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        return path
+
+    def load(self, *, fresh_bytecode: bool = False, **sources: str) -> dict[str, types.ModuleType]:
+        """Write ``sources`` (name -> text) and import every one of them again."""
+        for name, source in sources.items():
+            self.write(name, source)
+        if fresh_bytecode:  # an edit within the same second could keep a stale .pyc valid
+            shutil.rmtree(self.directory / "__pycache__", ignore_errors=True)
+        importlib.invalidate_caches()
+        for name in sources:
+            sys.modules.pop(f"{self.package}.{name}", None)
+        return {name: importlib.import_module(f"{self.package}.{name}") for name in sources}
+
+    def load_nodes(
+        self, nodes: str | None = None, *, fresh_bytecode: bool = False
+    ) -> types.ModuleType:
+        modules = self.load(
+            fresh_bytecode=fresh_bytecode,
+            helpers=self.helpers_source(),
+            nodes=nodes or self.nodes_source(),
+        )
+        return modules["nodes"]
+
+    def cleanup(self) -> None:
+        for name in [m for m in sys.modules if m.startswith(self.package)]:
+            sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    sys.path.insert(0, str(tmp_path))
+    created = Project(tmp_path)
+    yield created
+    sys.path.remove(str(tmp_path))
+    created.cleanup()
+
+
+def node_functions(module: types.ModuleType) -> dict[str, types.FunctionType]:
+    """Every kind of function the fingerprint must handle, from one nodes module."""
+    return {
+        "plain": module.plain,
+        "decorated": module.decorated,
+        "coroutine": module.coroutine,
+        "feature": module.factory(2),
+        "method": module.Scaled.total,
+        "base method": module.Base.total,
+        "conditional": module.conditional,
+        "in_try": module.in_try,
+        "lambda": module.square,
+    }
+
+
+def fingerprints(module: types.ModuleType) -> dict[str, str]:
+    return {name: fingerprint_function(fn) for name, fn in node_functions(module).items()}
+
+
+def codes(module: types.ModuleType) -> dict[str, types.CodeType]:
+    found = {name: fn.__code__ for name, fn in node_functions(module).items()}
+    found["wrapped"] = module.decorated.__wrapped__.__code__
+    return found
+
+
+@pytest.fixture
+def snippet_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Names of the code objects that took the (slow) snippet path."""
+    calls: Counter[str] = Counter()
+    original = code_module._snippet_source
+
+    def counting(code: types.CodeType) -> bytes | None:
+        calls[code.co_name] += 1
+        return original(code)
+
+    monkeypatch.setattr(code_module, "_snippet_source", counting)
+    return calls
+
+
+@pytest.fixture
+def file_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """File names parsed and compiled by the source memo, with how often."""
+    loads: Counter[str] = Counter()
+    original = code_module._load_source_file
+
+    def counting(filename: str, data: bytes) -> code_module._SourceFile:
+        loads[Path(filename).name] += 1
+        return original(filename, data)
+
+    monkeypatch.setattr(code_module, "_load_source_file", counting)
+    return loads
+
+
+# --------------------------------------------------------------------------------------------
+# The file path gives what the snippet path gave
+
+
+def test_file_definitions_equal_the_snippet_path(project: Project) -> None:
+    module = project.load_nodes()
+    for name, code in codes(module).items():
+        if name == "lambda":
+            assert code_module._definition(code) is None  # lambdas keep the snippet path
+            continue
+        found = code_module._definition(code)
+        assert found is not None, name
+        # Keys stay what they were: the same dump as compiling the function's own lines.
+        assert found[1] == code_module._snippet_source(code), name
+        assert code_module._normalized_source(code) == found[1]
+
+
+def test_docstrings_are_stripped_once_and_decorators_dropped(project: Project) -> None:
+    module = project.load_nodes()
+    dump = code_module._normalized_source(module.coroutine.__code__)
+    assert dump is not None
+    assert b"Docs." not in dump
+    assert b"not a docstring: kept" in dump
+    decorated = code_module._normalized_source(module.decorated.__wrapped__.__code__)
+    assert decorated is not None
+    assert b"two lines" not in decorated  # decorators count through their specs
+    outer = code_module._normalized_source(module._decorate.__code__)
+    assert outer is not None
+    assert b"functools" in outer  # a nested function's decorators are part of its body
+
+
+# --------------------------------------------------------------------------------------------
+# Reimports and edits
+
+
+def test_reimport_keeps_fingerprints_without_the_snippet_path(
+    project: Project, snippet_calls: Counter[str]
+) -> None:
+    first = project.load_nodes()
+    before = fingerprints(first)
+    assert set(snippet_calls) == {"<lambda>"}
+    snippet_calls.clear()
+    again = project.load_nodes()  # same text rewritten: new mtime, new code objects
+    assert again.plain is not first.plain
+    assert again.plain.__code__ is not first.plain.__code__
+    assert fingerprints(again) == before
+    assert set(snippet_calls) <= {"<lambda>"}
+
+
+def test_edits_on_disk_then_reimport(project: Project) -> None:
+    source = project.nodes_source()
+    helpers = project.helpers_source()
+    before = fingerprints(project.load_nodes())
+
+    def after(old: str, new: str) -> dict[str, str]:
+        assert old in source or old in helpers
+        modules = project.load(
+            fresh_bytecode=True, helpers=helpers.replace(old, new), nodes=source.replace(old, new)
+        )
+        return fingerprints(modules["nodes"])
+
+    cosmetic = after("    # a comment\n", "    # another comment\n    # on two lines\n")
+    assert cosmetic == before
+    assert after('"""Nested docs."""', '"""Other docs."""') == before
+    assert after("return super().total()", "return super( ).total( )") == before
+    changed = after("* rate + FACTOR", "/ rate + FACTOR")
+    assert changed["plain"] != before["plain"]
+    assert {k: v for k, v in changed.items() if k != "plain"} == {
+        k: v for k, v in before.items() if k != "plain"
+    }
+    assert after("return x * 2", "return x * 3")["plain"] != before["plain"]  # helper module
+    assert after("FACTOR = 3", "FACTOR = 4")["plain"] != before["plain"]
+    assert after("rate: float = 0.5", "rate: float = 0.25")["plain"] != before["plain"]
+    assert after("return x + k", "return x - k")["feature"] != before["feature"]
+    assert after("self.__secret", "self.__secret * 1")["method"] != before["method"]
+    assert after("return x - 1", "return x - 2")["conditional"] != before["conditional"]
+    assert after("x * x", "x * x * x")["lambda"] != before["lambda"]
+
+
+def test_file_edited_after_import_is_not_used(project: Project) -> None:
+    module = project.load_nodes()
+    running = module.plain
+    path = Path(module.__file__ or "")
+    from_source = fingerprint_function(running)
+    text = path.read_text()
+
+    # The same lines, another body: the running code no longer compiles from the file.
+    path.write_text(text.replace("* rate +", "/ rate +"))
+    assert code_module._definition(running.__code__) is None
+    assert code_module._normalized_source(running.__code__) is None
+    stale = fingerprint_function(running)
+    assert stale != from_source
+    fresh = fingerprint_function(project.load_nodes(path.read_text(), fresh_bytecode=True).plain)
+    assert stale != fresh
+
+    # An edit elsewhere that moves nothing: the running function still matches its file.
+    module = project.load_nodes(text, fresh_bytecode=True)
+    path.write_text(text.replace("return x + 1", "return x + 2"))
+    assert code_module._definition(module.plain.__code__) is not None
+    assert fingerprint_function(module.plain) == from_source
+
+    # A line inserted above: the definition moved, so the running code has no source.
+    module = project.load_nodes(text, fresh_bytecode=True)
+    path.write_text("# a new first line\n" + text)
+    assert code_module._definition(module.plain.__code__) is None
+    assert fingerprint_function(module.plain) != from_source
+
+
+def test_same_size_and_mtime_edit_is_not_fingerprinted_from_the_old_text(
+    project: Project,
+) -> None:
+    module = project.load_nodes()
+    path = Path(module.__file__ or "")
+    before = fingerprint_function(module.plain)
+    info = path.stat()
+    # A new body of the same size, with the old mtime: the stamp now names the old text.
+    edited = path.read_text().replace("* rate +", "/ rate +")
+    path.write_text(edited)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert path.stat().st_size == info.st_size
+    shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
+    sys.modules.pop(module.__name__, None)
+    reloaded = importlib.import_module(module.__name__)
+    assert fingerprint_function(reloaded.plain) != before
+
+
+def test_functions_without_a_matching_file_use_their_bytecode(project: Project) -> None:
+    module = project.load_nodes()
+    path = module.__file__ or ""
+    namespace: dict[str, object] = {}
+    # Code claiming to come from the nodes file, which holds something else at that line.
+    exec(compile("def plain(x):\n    return x + 1\n", path, "exec"), namespace)
+    impostor = namespace["plain"]
+    assert isinstance(impostor, types.FunctionType)
+    assert code_module._definition(impostor.__code__) is None
+    assert code_module._normalized_source(impostor.__code__) is None
+    assert fingerprint_function(impostor) != fingerprint_function(module.plain)
+    exec("def g(x):\n    return x + 1\n", namespace)
+    exec("def h(x):\n    return x + 2\n", namespace)
+    assert fingerprint_function(namespace["g"]) == fingerprint_function(namespace["g"])  # type: ignore[arg-type]
+    assert fingerprint_function(namespace["g"]) != fingerprint_function(namespace["h"])  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# The memo: once per file version, bounded, shared by threads
+
+
+def test_each_file_version_is_parsed_once(project: Project, file_loads: Counter[str]) -> None:
+    module = project.load_nodes()
+    before = fingerprints(module)
+    assert file_loads == Counter({"nodes.py": 1, "helpers.py": 1})
+    assert fingerprints(module) == before
+    assert file_loads == Counter({"nodes.py": 1, "helpers.py": 1})
+    # Rewritten with the same text (a new mtime) and reimported: found by content.
+    assert fingerprints(project.load_nodes()) == before
+    assert file_loads == Counter({"nodes.py": 1, "helpers.py": 1})
+    # A new version of the nodes file is parsed once, however often its functions are seen.
+    edited = project.load_nodes(project.nodes_source().replace("x - 1", "x - 3"))
+    fingerprints(edited)
+    fingerprints(edited)
+    assert file_loads == Counter({"nodes.py": 2, "helpers.py": 1})
+
+
+def test_source_memo_is_bounded(tmp_path: Path) -> None:
+    memo = code_module._SourceFiles(max_files=2, max_bytes=1 << 30, max_stamps=3)
+    paths = []
+    for i in range(5):
+        written = tmp_path / f"module_{i}.py"
+        written.write_text(f"def f{i}(x):\n    return x + {i}\n")
+        paths.append(str(written))
+    for path in paths:
+        found = memo.get(path)
+        assert found is not None
+        assert len(found.definitions) == 1
+    assert len(memo.files) == 2
+    assert len(memo.stamps) == 3
+    assert memo.size == sum(found.size for found in memo.files.values())
+    tiny = code_module._SourceFiles(max_files=100, max_bytes=1, max_stamps=100)
+    for path in paths:
+        tiny.get(path)
+    assert len(tiny.files) == 1  # over the byte budget, only the newest file stays
+    assert memo.get(str(tmp_path / "missing.py")) is None
+    (tmp_path / "broken.py").write_text("def broken(:\n")
+    broken = memo.get(str(tmp_path / "broken.py"))
+    assert broken is not None
+    assert broken.definitions == {}
+
+
+def test_threads_share_the_memo(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = project.load_nodes()
+    expected = fingerprints(module)
+    monkeypatch.setattr(
+        code_module,
+        "_SOURCE_FILES",
+        code_module._SourceFiles(max_files=4, max_bytes=1 << 20, max_stamps=8),
+    )
+    code_module._reads.cache_clear()
+    functions = list(node_functions(module).items()) * 8
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda item: (item[0], fingerprint_function(item[1])), functions))
+    for name, digest in results:
+        assert digest == expected[name]
