@@ -1325,6 +1325,33 @@ def test_entries_size_clear_and_prune(project, cache_dir):
     assert set(statuses(dr).values()) == {"computed"}
 
 
+@pytest.mark.parametrize("verify", ["stat", "once", "always"])
+def test_verify_modes_read_the_same_and_verify_removes_corrupt_entries(
+    project, cache_dir, verify
+):
+    load_flow(project)
+    modules = project.load()
+    request = {"config": {"bump": 1}}
+    run_cached(modules, cache_dir, FLOW_OUTPUTS, FLOW_INPUTS, **request)
+    dr, _ = run_cached(modules, cache_dir, FLOW_OUTPUTS, FLOW_INPUTS, verify=verify, **request)
+    assert set(statuses(dr).values()) == {"hit"}
+    assert dr.cache.verify() == (len(FLOW_OUTPUTS), 0)
+    (tail,) = dr.cache.entries("tail")
+    data = bytearray(tail.path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tail.path.write_bytes(bytes(data))
+    with pytest.warns(CacheCorruptionWarning, match="`tail`"):
+        assert dr.cache.verify("tail") == (1, 1)
+    dr, _ = run_cached(modules, cache_dir, FLOW_OUTPUTS, FLOW_INPUTS, verify=verify, **request)
+    assert statuses(dr) == expected_statuses({"tail"})
+
+
+def test_an_unknown_verify_mode_is_refused_at_build(project, cache_dir):
+    load_flow(project)
+    with pytest.raises(CacheError, match=r"with_cache\(verify='never'\)(.|\n)*Hint"):
+        driver.Builder().with_modules(*project.load()).with_cache(cache_dir, verify="never")
+
+
 def test_report_table_and_repr(project, cache_dir):
     load_flow(project)
     modules = project.load()
