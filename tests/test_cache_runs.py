@@ -1326,9 +1326,7 @@ def test_entries_size_clear_and_prune(project, cache_dir):
 
 
 @pytest.mark.parametrize("verify", ["stat", "once", "always"])
-def test_verify_modes_read_the_same_and_verify_removes_corrupt_entries(
-    project, cache_dir, verify
-):
+def test_verify_modes_read_the_same_and_verify_removes_corrupt_entries(project, cache_dir, verify):
     load_flow(project)
     modules = project.load()
     request = {"config": {"bump": 1}}
