@@ -37,6 +37,7 @@ import types
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,48 @@ def _frame_digest(value: pl.DataFrame | pl.Series) -> bytes:
     if isinstance(value, pl.Series):
         return _combine(b"series", _text(value.name), _column_digest(value))
     parts = [_int(value.height), _int(value.width)]
-    for column in value.get_columns():
+    columns = value.get_columns()
+    digests = _column_digests(columns, int(value.estimated_size()))
+    for column, digest in zip(columns, digests, strict=True):
         parts.append(_text(column.name))
-        parts.append(_column_digest(column))
+        parts.append(digest)
     return _combine(b"frame", *parts)
+
+
+_PARALLEL_BYTES = 1 << 25
+_PARALLEL_COLUMN_BYTES = 1 << 23
+"""Frames from 32 MiB, with columns of 8 MiB on average, hash their columns on several
+threads. For less, the threads' start-up and their contention for the GIL (for the Python
+glue between the numpy and xxhash calls) cost about what they save, or more."""
+
+_MAX_THREADS = 8
+"""Beyond a few threads, hashing is limited by memory bandwidth, not by cores."""
+
+
+def _column_digests(columns: list[pl.Series], size: int) -> list[bytes]:
+    """Each column's digest, a big frame's on several threads.
+
+    The copying and hashing run in numpy and xxhash with the GIL released, and one core does
+    not saturate memory bandwidth. Each digest depends on its column alone, so the result
+    does not depend on the threads, and the first failing column's error is the one raised.
+    """
+    big = size >= _PARALLEL_BYTES and size >= len(columns) * _PARALLEL_COLUMN_BYTES
+    threads = min(len(columns), _MAX_THREADS, _usable_cores()) if big else 1
+    if threads < 2:
+        return [_column_digest(column) for column in columns]
+    # A pool per call, not a module-level one: nothing to go stale in a forked child.
+    with ThreadPoolExecutor(threads, thread_name_prefix="hf-fingerprint") as pool:
+        try:
+            digests = pool.map(_column_digest, columns)  # submits every column first
+        except RuntimeError:  # at interpreter exit (an atexit hook) no new threads start
+            return [_column_digest(column) for column in columns]
+        return list(digests)
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may run on (Linux)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _column_digest(series: pl.Series) -> bytes:
@@ -117,47 +156,126 @@ def _column_digest(series: pl.Series) -> bytes:
     _refuse_objects(dtype, series.name)
     header = (_text(str(dtype)), _int(series.len()), _int(series.null_count()))
     if _has_fast_path(dtype):
-        return _combine(b"col-fixed", *header, *_fixed_width_digests(series.to_physical()))
+        return _combine(b"col-fixed", *header, *_fixed_width_digests(series))
     if dtype in (pl.Int128, pl.UInt128):  # Arrow has no 128-bit integers: hash the digits.
         series = series.cast(pl.String)
     return _combine(b"col-arrow", *header, _arrow_digest(series.to_arrow()))
 
 
-_NULL_BLOCK_ROWS = 1 << 20
+_BLOCK_ROWS = 1 << 16
+"""Rows copied and zeroed at a time when their nulls hide nonzero bytes: 512 KiB of Float64,
+so the copy is hashed from cache. A power of two: a row's slot in its block is a bit mask."""
+
+_PROBED_NULLS = 16
+"""Null slots read first to tell whether a column hides values under its nulls at all."""
+
+_SHORT_CHUNK = 4096
+_DENSE_NULLS = 8
+"""In a short chunk, or with more than one null in this many rows, null positions come from
+unpacking every bit of the validity bitmap; otherwise from its 64-bit words holding a null."""
 
 
-def _fixed_width_digests(physical: pl.Series) -> tuple[bytes, bytes]:
-    """Digests of a numeric column's null positions and of its values, straight off the
-    buffers; the bytes under null slots are arbitrary, so they are hashed as zeros.
+def _fixed_width_digests(series: pl.Series) -> tuple[bytes, bytes]:
+    """Digests of a numeric or temporal column's null positions and of its values, straight
+    off the Arrow buffers; the bytes under null slots are arbitrary, so they count as zeros.
+
+    ``to_arrow`` exposes the physical buffers without ``to_physical`` (an expression that
+    costs more than hashing a short column), and a slice as a buffer offset.
     """
-    h = xxhash.xxh3_128()
-    if not physical.null_count():
-        for chunk in physical.get_chunks():
-            h.update(np.ascontiguousarray(chunk.to_numpy(allow_copy=False)).data)
-        return b"", h.digest()
-    positions = physical.is_null().arg_true().cast(pl.UInt64).to_numpy().astype("<u8")
+    values = xxhash.xxh3_128()
+    nulls = xxhash.xxh3_128()
     start = 0
-    scratch: np.ndarray[Any, Any] | None = None
-    for chunk in physical.get_chunks():
+    for chunk in series.get_chunks() if series.n_chunks() > 1 else (series,):
         arr = chunk.to_arrow()
         rows = len(arr)
+        if not rows:
+            continue
         width = arr.type.bit_width // 8
-        raw = np.frombuffer(arr.buffers()[1], dtype=np.uint8)
-        data = raw[arr.offset * width : (arr.offset + rows) * width].reshape(rows, width)
-        for first in range(0, rows, _NULL_BLOCK_ROWS):
-            block = data[first : first + _NULL_BLOCK_ROWS]
-            lo, hi = np.searchsorted(positions, [start + first, start + first + len(block)])
-            if lo == hi:
-                h.update(block.data)
-                continue
-            if scratch is None or scratch.shape[1] != width:
-                scratch = np.empty((_NULL_BLOCK_ROWS, width), dtype=np.uint8)
-            zeroed = scratch[: len(block)]
-            np.copyto(zeroed, block)
-            zeroed[(positions[lo:hi] - (start + first)).astype(np.intp)] = 0
-            h.update(zeroed.data)
+        data = np.frombuffer(arr.buffers()[1], f"<u{width}", count=rows, offset=arr.offset * width)
+        if arr.null_count:
+            positions = _null_positions(arr.buffers()[0], arr.offset, rows, arr.null_count)
+            nulls.update((positions + start).astype("<u8").data)
+            _update_zeroed(values, data, positions)
+        else:
+            values.update(data.data)
         start += rows
-    return xxhash.xxh3_128_digest(positions.data), h.digest()
+    return (nulls.digest() if series.null_count() else b""), values.digest()
+
+
+def _update_zeroed(h: Any, data: np.ndarray[Any, Any], positions: np.ndarray[Any, Any]) -> None:
+    """Feed ``data`` to ``h`` as if the slots at ``positions`` (sorted) held zeros."""
+    # Many writers leave zeros under nulls: only the slots that are not need zeroing. Blocks
+    # holding one are copied into a scratch buffer that stays in cache and zeroed there (the
+    # column's own memory is never written); the others are hashed in place. The digest is
+    # the same whichever blocks are copied, so when the first nulls already hide values the
+    # rest are assumed to as well, sparing a scattered read of every null slot.
+    if data[positions[:_PROBED_NULLS]].any():
+        garbage = positions
+    else:
+        garbage = positions[data[positions] != 0]
+    if not len(garbage):
+        h.update(data.data)
+        return
+    rows = len(data)
+    if rows <= _BLOCK_ROWS:
+        zeroed = data.copy()
+        zeroed[garbage] = 0
+        h.update(zeroed.data)
+        return
+    scratch = np.empty(_BLOCK_ROWS, data.dtype)
+    cuts = np.searchsorted(garbage, np.arange(0, rows + _BLOCK_ROWS, _BLOCK_ROWS)).tolist()
+    slots = garbage & (_BLOCK_ROWS - 1)
+    for index, first in enumerate(range(0, rows, _BLOCK_ROWS)):
+        block = data[first : first + _BLOCK_ROWS]
+        lo, hi = cuts[index], cuts[index + 1]
+        if lo == hi:
+            h.update(block.data)
+            continue
+        zeroed = scratch[: len(block)]
+        np.copyto(zeroed, block)
+        zeroed[slots[lo:hi]] = 0
+        h.update(zeroed.data)
+
+
+def _null_positions(validity: Any, offset: int, rows: int, null_count: int) -> np.ndarray[Any, Any]:
+    """Sorted row numbers (int64, from 0) of the nulls in an Arrow validity bitmap whose slice
+    starts ``offset`` bits in and is ``rows`` long; bits outside the slice do not count.
+    """
+    skip, shift = divmod(offset, 8)
+    used = (shift + rows + 7) // 8
+    # Null bits set, in whole 64-bit words: the bits before and after the slice (and the
+    # padding) are cleared, so every set bit left is a null of this slice.
+    missing = np.zeros(-(-used // 8) * 8, dtype=np.uint8)
+    np.invert(np.frombuffer(validity, np.uint8, count=used, offset=skip), out=missing[:used])
+    missing[0] &= (0xFF << shift) & 0xFF
+    if (shift + rows) % 8:
+        missing[used - 1] &= (1 << (shift + rows) % 8) - 1
+    if rows < _SHORT_CHUNK or null_count * _DENSE_NULLS > rows:
+        return np.flatnonzero(np.unpackbits(missing, bitorder="little").view(bool)) - shift
+    # Sparse nulls: take the words holding one and peel off their lowest null, round after
+    # round (few words hold many), rather than unpack a byte for every row.
+    words = missing.view("<u8")
+    holding = np.flatnonzero(words != 0)
+    bits = words[holding]
+    base = holding * 64 - shift
+    found = [np.empty(0, dtype=np.int64)]
+    while len(bits):
+        lowest = bits & (~bits + np.uint64(1))
+        found.append(base + _bit_index(lowest))
+        bits ^= lowest
+        left = np.flatnonzero(bits != 0)
+        bits, base = bits[left], base[left]
+    positions = np.concatenate(found)
+    positions.sort(kind="stable")  # merges the rounds, each sorted already
+    return positions
+
+
+def _bit_index(single_bits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Index of the one set bit in each uint64."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2: count the bits below it
+        return np.bitwise_count(single_bits - np.uint64(1)).astype(np.int64)
+    exponents: np.ndarray[Any, Any] = np.frexp(single_bits.astype(np.float64))[1]
+    return exponents.astype(np.int64) - 1  # exact: each value is a power of two
 
 
 def _has_fast_path(dtype: pl.DataType) -> bool:
