@@ -8,12 +8,14 @@ import decimal
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 import zoneinfo
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -721,3 +723,32 @@ def test_processes_share_one_cache_directory(tmp_path: Path, count: int) -> None
             assert frame["k"][0] == k
         # Losing writers removed their files: one file per frame entry, nothing else.
         assert len(list(store.values_dir.iterdir())) == 12
+
+
+def test_lookup_reads_many_records_at_once_and_falls_back_per_key(
+    store: CacheStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big_parts = {f"dependency:n{i}": "f" * 32 for i in range(2000)}  # > diskcache's 32 KB
+    store.put("small", "a", pl.Series("a", [1, 2]))
+    store.put("big", "b", pl.Series("b", [3]), parts=big_parts)
+    store.put("json", "c", 1.5)
+    keys = ["small", "big", "json", "missing", "small"]
+    batched = store.lookup(keys)
+    assert sorted(batched) == ["big", "json", "small"]
+    assert batched["big"].parts == big_parts
+    assert batched == {k: store.entry(k) for k in batched}
+    original = type(store._index)._sql
+
+    def no_batches(self: Any) -> Any:
+        sql = original.__get__(self)
+
+        def guarded(query: str, *args: Any) -> Any:
+            if " IN (" in query:  # as if diskcache's table had changed
+                raise sqlite3.OperationalError("no such column: key")
+            return sql(query, *args)
+
+        return guarded
+
+    monkeypatch.setattr(type(store._index), "_sql", property(no_batches))
+    assert store._index_texts(keys) == {}  # no batch, and no error
+    assert store.lookup(keys) == batched

@@ -304,12 +304,38 @@ class CacheStore:
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Entry]:
         """The entries of those ``keys`` that have one (one index read each)."""
+        wanted = list(dict.fromkeys(keys))
+        texts = self._index_texts(wanted)
         found: dict[str, Entry] = {}
-        for key in keys:
-            record = self._record(key)
+        for key in wanted:
+            record = _parse_record(texts[key] if key in texts else self._index.get(key))
             if record is not None:
                 found[key] = _entry(self, key, record)
         return found
+
+    def _index_texts(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Index values of many keys in one SQL query per 500 keys.
+
+        diskcache reads one key per query; a warm rerun asks for hundreds at once. This uses
+        diskcache's table and decoder (``_sql``, ``_disk.fetch``, stable since 2016); if they
+        ever change, the caller falls back to one ``get`` per key (what is missing here).
+        """
+        index = self._index
+        texts: dict[str, Any] = {}
+        try:
+            for start in range(0, len(keys), 500):
+                batch = keys[start : start + 500]
+                rows = index._sql(
+                    "SELECT key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN "
+                    f"({','.join('?' * len(batch))}) "
+                    "AND (expire_time IS NULL OR expire_time > ?)",
+                    (*batch, time.time()),
+                ).fetchall()
+                for key, mode, filename, value in rows:
+                    texts[key] = index._disk.fetch(mode, filename, value, False)
+        except (AttributeError, TypeError, ValueError, OSError, sqlite3.Error):
+            return {}
+        return texts
 
     def map_columns(self, entries: Iterable[Entry]) -> dict[str, pl.Series]:
         """Stored series, memory-mapped.
@@ -450,16 +476,7 @@ class CacheStore:
         return None
 
     def _record(self, key: str) -> dict[str, Any] | None:
-        text = self._index.get(key)
-        if not isinstance(text, str):
-            return None
-        try:
-            record = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(record, dict) or record.get("v") != _RECORD_VERSION:
-            return None
-        return record
+        return _parse_record(self._index.get(key))
 
     def _note_reads(
         self,
@@ -607,6 +624,19 @@ class CacheStore:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _parse_record(text: Any) -> dict[str, Any] | None:
+    """An index record from its JSON text; None for anything else (a miss)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("v") != _RECORD_VERSION:
+        return None
+    return record
 
 
 def _entry(store: CacheStore, key: str, record: Mapping[str, Any]) -> Entry:
