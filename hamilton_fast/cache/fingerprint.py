@@ -602,6 +602,12 @@ class _Fingerprinter(_CodeFingerprinter):
         if obj is None:
             return _combine(b"none")
         kind = type(obj)
+        # Exact types first: what a function's fingerprint reads most (its helpers, decorator
+        # specs, defaults) skips the isinstance chain below. Same digests as through it.
+        if kind is types.FunctionType and self.code_aware:
+            return self._function(obj)
+        if kind is tuple or kind is list or kind is dict:
+            return self._container(obj)
         if isinstance(obj, enum.Enum):
             return self._enum_member(obj)
         if kind is bool:

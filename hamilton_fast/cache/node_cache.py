@@ -95,6 +95,7 @@ class NodeCache:
             )
         self.path = Path(path)
         self.store = CacheStore(self.path, verify=verify)
+        self.store.open()  # at build: a bad directory fails early, and runs skip ~3 ms
         self.default_behavior = default_behavior
         self._behaviors = dict(behaviors or {})
         self._code: dict[str, str] = {}

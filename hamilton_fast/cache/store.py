@@ -171,6 +171,17 @@ class CacheStore:
             self._index_pid = os.getpid()
         return self._index_cache
 
+    def open(self) -> None:
+        """Open the index now rather than at first use (it reopens after a fork)."""
+        try:
+            self._index  # noqa: B018 - the property opens it
+        except (OSError, sqlite3.Error) as exc:
+            raise CacheError(
+                f"Cannot open the cache index in `{self.path}`: {exc}.\n"
+                "Hint: pass a directory you can write to; if the index is damaged, delete "
+                f"`{self.path / 'index'}` (the stored values are then recomputed)."
+            ) from exc
+
     def close(self) -> None:
         """Close the index connection (the store reopens it if used again)."""
         if self._index_cache is not None and self._index_pid == os.getpid():
