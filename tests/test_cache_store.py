@@ -752,3 +752,53 @@ def test_lookup_reads_many_records_at_once_and_falls_back_per_key(
     monkeypatch.setattr(type(store._index), "_sql", property(no_batches))
     assert store._index_texts(keys) == {}  # no batch, and no error
     assert store.lookup(keys) == batched
+
+
+LAYOUT_SERIES = [
+    pl.Series("f64", [1.5, None, -0.0, float("nan")]),
+    pl.Series("f32", [1.5, None, 3.0], dtype=pl.Float32),
+    pl.Series("i8", [1, None, -128], dtype=pl.Int8),
+    pl.Series("u64", [2**64 - 1, None, 0], dtype=pl.UInt64),
+    pl.Series("flag", [True, None, False, True, True, False, False, True, True]),
+    pl.Series("day", [dt.date(2024, 2, 29), None], dtype=pl.Date),
+    pl.Series("at", [dt.datetime(2024, 1, 1, 12, 30, 15, 123456), None]),
+    pl.Series("at_ms", [dt.datetime(2024, 1, 1), None], dtype=pl.Datetime("ms")),
+    pl.Series("span", [dt.timedelta(days=1, microseconds=7), None]),
+    pl.Series("clock", [dt.time(23, 59, 59, 999999), None]),
+]
+NO_LAYOUT_SERIES = [
+    pl.Series("text", ["a", None, "a much longer string than twelve bytes"]),
+    pl.Series("zoned", [dt.datetime(2024, 1, 1)]).dt.replace_time_zone("Europe/Paris"),
+    pl.Series("cat", ["x", "y", None], dtype=pl.Categorical),
+    pl.Series("nested", [[1, 2], None, []]),
+    pl.Series("money", [decimal.Decimal("1.25"), None], dtype=pl.Decimal(10, 2)),
+    pl.Series("empty", [], dtype=pl.Float64),  # no record batch to point into
+]
+
+
+def test_map_columns_reads_recorded_layouts_and_falls_back_to_the_ipc_footer(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cache"
+    with CacheStore(path) as store:
+        entries = [
+            store.put(f"k-{s.name}", s.name, s) for s in [*LAYOUT_SERIES, *NO_LAYOUT_SERIES]
+        ]
+    for entry, series in zip(entries, [*LAYOUT_SERIES, *NO_LAYOUT_SERIES], strict=True):
+        assert (entry.layout is not None) == any(series is s for s in LAYOUT_SERIES), entry.node
+    with CacheStore(path) as store:
+        columns = store.map_columns(store.lookup(e.key for e in entries).values())
+        for series in [*LAYOUT_SERIES, *NO_LAYOUT_SERIES]:
+            assert_series_equal(columns[f"k-{series.name}"], series)
+            assert_series_equal(store.get(f"k-{series.name}"), series)
+
+
+def test_a_layout_pointing_past_the_file_is_treated_as_corrupt(store: CacheStore) -> None:
+    entry = store.put("k", "x", pl.Series("x", [1.0, 2.0, None]))
+    record = json.loads(store._index.get("k"))
+    record["layout"][5][1][0] += 10_000  # the values buffer, moved past the end
+    store._index.set("k", json.dumps(record))
+    with pytest.warns(CacheCorruptionWarning, match="past the end"):
+        assert store.map_columns(store.lookup(["k"]).values()) == {}
+    assert entry.path is not None
+    assert not entry.path.exists()
