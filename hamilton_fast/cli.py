@@ -33,7 +33,7 @@ import traceback
 import types
 import typing
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,23 +84,22 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def _frame_path(text: str) -> Path:
+def _path_ending_in(text: str, suffixes: Collection[str]) -> Path:
+    """The path, if its suffix (any case) names one of the formats the command can write."""
     path = Path(text)
-    if path.suffix.lower() not in FRAME_WRITERS:
+    if path.suffix.lower() not in suffixes:
         raise argparse.ArgumentTypeError(
-            f"cannot tell the format of {text!r}; use a path ending in {', '.join(FRAME_WRITERS)}"
+            f"cannot tell the format of {text!r}; use a path ending in {', '.join(suffixes)}"
         )
     return path
+
+
+def _frame_path(text: str) -> Path:
+    return _path_ending_in(text, FRAME_WRITERS)
 
 
 def _picture_path(text: str) -> Path:
-    path = Path(text)
-    if path.suffix.lower() not in PICTURE_SUFFIXES:
-        raise argparse.ArgumentTypeError(
-            f"cannot tell the format of {text!r}; use a path ending in "
-            f"{', '.join(PICTURE_SUFFIXES)}"
-        )
-    return path
+    return _path_ending_in(text, PICTURE_SUFFIXES)
 
 
 def _names(groups: Sequence[str] | None) -> list[str]:
@@ -250,6 +249,13 @@ def _planned_kinds(dr: Driver, outputs: Sequence[str], inputs: Mapping[str, Any]
     return viz.planned_kinds(dr.last_compiled.reports)
 
 
+def _add_key_value_option(
+    parser: argparse.ArgumentParser, *flags: str, metavar: str, help: str
+) -> None:
+    """A repeatable ``NAME=VALUE`` option; its value is the list of ``(name, text)`` pairs."""
+    parser.add_argument(*flags, action="append", type=_key_value, metavar=metavar, help=help)
+
+
 def _add_dataflow_arguments(parser: argparse.ArgumentParser, *, output_required: bool) -> None:
     parser.add_argument(
         "modules",
@@ -265,19 +271,17 @@ def _add_dataflow_arguments(parser: argparse.ArgumentParser, *, output_required:
         metavar="NAMES",
         help="comma-separated node names to compute (repeatable)",
     )
-    parser.add_argument(
+    _add_key_value_option(
+        parser,
         "--input",
         "-i",
-        action="append",
-        type=_key_value,
         metavar="NAME=VALUE",
         help="an input value, JSON if it parses, else text (repeatable)",
     )
-    parser.add_argument(
+    _add_key_value_option(
+        parser,
         "--config",
         "-c",
-        action="append",
-        type=_key_value,
         metavar="KEY=VALUE",
         help="a config value, JSON if it parses, else text (repeatable)",
     )
@@ -444,12 +448,8 @@ def _add_list(subparsers: Any) -> None:
         "--output the request is planned, which tells scalars and opaque nodes apart.",
     )
     _add_dataflow_arguments(parser, output_required=False)
-    parser.add_argument(
-        "--tag",
-        action="append",
-        type=_key_value,
-        metavar="KEY=VALUE",
-        help="only nodes with this tag value (repeatable)",
+    _add_key_value_option(
+        parser, "--tag", metavar="KEY=VALUE", help="only nodes with this tag value (repeatable)"
     )
     parser.set_defaults(handler=_list_command)
 

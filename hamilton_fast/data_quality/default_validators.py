@@ -27,7 +27,7 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -161,27 +161,74 @@ def _is_polars_dtype(value: Any) -> bool:
     return isinstance(value, pl.DataType) or _is_subclass(value, pl.DataType)
 
 
-# -- Polars columns ------------------------------------------------------------------------------
+# -- keywords ------------------------------------------------------------------------------------
+# A built-in validator is one keyword on one kind of node: a Polars column or a Python value. What
+# a keyword's argument accepts and how it is described does not depend on the kind of node, so a
+# keyword offered for both kinds keeps that in one base class, and the two cannot drift apart.
 
 
-class DataInRangeValidatorPolarsColumn(SummaryValidator):
-    """Every value lies in ``[low, high]``; null and NaN count as outside (as in Hamilton)."""
+class _BuiltinValidator(SummaryValidator):
+    """A built-in check; ``_arg`` is the ``@check_output`` keyword that selects it."""
+
+    _arg: ClassVar[str]
+
+    @classmethod
+    def arg(cls) -> str:
+        return cls._arg
+
+
+class _RangeValidator(_BuiltinValidator):
+    """``range=(low, high)``: the bounds, checked when the decorator is applied."""
+
+    _arg = "range"
 
     def __init__(self, range: tuple[Any, Any], importance: str) -> None:
         super().__init__(importance)
         self.range = _check_bounds(range, "range")
 
-    @classmethod
-    def arg(cls) -> str:
-        return "range"
+    def description(self) -> str:
+        low, high = self.range
+        return f"Validates that the datapoint falls within the range ({low}, {high})"
+
+
+class _ValuesValidator(_BuiltinValidator):
+    """``values_in=[...]``: any collection but a string, kept as a frozenset."""
+
+    _arg = "values_in"
+
+    def __init__(self, values_in: Iterable[Any], importance: str) -> None:
+        super().__init__(importance)
+        if isinstance(values_in, (str, bytes)) or not isinstance(values_in, Iterable):
+            raise ValueError(f"values_in must be a collection of values, got {values_in!r}")
+        self.values = frozenset(values_in)
+
+
+class _AllowNoneValidator(_BuiltinValidator):
+    """``allow_none=...``: ``True`` makes the check a no-op."""
+
+    _arg = "allow_none"
+
+    def __init__(self, allow_none: bool, importance: str) -> None:
+        super().__init__(importance)
+        self.allow_none = bool(allow_none)
+
+    def description(self) -> str:
+        return "No-op validator." if self.allow_none else "Validates that an output ;is not None"
+
+
+# -- Polars columns ------------------------------------------------------------------------------
+
+
+class _ColumnValidator(_BuiltinValidator):
+    """Checks a Polars column (a node annotated ``pl.Series`` or ``pl.Expr``) inside the query."""
 
     @classmethod
     def applies_to(cls, datatype: Any) -> bool:
         return _is_column_type(datatype)
 
-    def description(self) -> str:
-        low, high = self.range
-        return f"Validates that the datapoint falls within the range ({low}, {high})"
+
+class DataInRangeValidatorPolarsColumn(_RangeValidator, _ColumnValidator):
+    """Every value lies in ``[low, high]``; null and NaN count as outside (as in Hamilton)."""
 
     def summary(self, column: pl.Expr) -> pl.Expr:
         low, high = self.range
@@ -235,23 +282,12 @@ def _partition(values: Iterable[Any]) -> dict[str, list[Any]]:
     return parts
 
 
-class DataInValuesValidatorPolarsColumn(SummaryValidator):
+class DataInValuesValidatorPolarsColumn(_ValuesValidator, _ColumnValidator):
     """Every non-missing value is one of ``values_in`` (null and NaN are ignored, like Hamilton)."""
 
     def __init__(self, values_in: Iterable[Any], importance: str) -> None:
-        super().__init__(importance)
-        if isinstance(values_in, (str, bytes)) or not isinstance(values_in, Iterable):
-            raise ValueError(f"values_in must be a collection of values, got {values_in!r}")
-        self.values = frozenset(values_in)
+        super().__init__(values_in, importance)
         self._parts = _partition(self.values)
-
-    @classmethod
-    def arg(cls) -> str:
-        return "values_in"
-
-    @classmethod
-    def applies_to(cls, datatype: Any) -> bool:
-        return _is_column_type(datatype)
 
     def description(self) -> str:
         return (
@@ -307,8 +343,10 @@ class DataInValuesValidatorPolarsColumn(SummaryValidator):
         )
 
 
-class MaxFractionNansValidatorPolarsColumn(SummaryValidator):
+class MaxFractionNansValidatorPolarsColumn(_ColumnValidator):
     """At most a fraction ``max_fraction_nans`` of the values are null or NaN."""
+
+    _arg = "max_fraction_nans"
 
     def __init__(self, max_fraction_nans: float, importance: str) -> None:
         super().__init__(importance)
@@ -316,14 +354,6 @@ class MaxFractionNansValidatorPolarsColumn(SummaryValidator):
         if not 0 <= fraction <= 1:
             raise ValueError(f"{self.arg()} must be within [0, 1], got {max_fraction_nans!r}")
         self.max_fraction_nans = max_fraction_nans
-
-    @classmethod
-    def arg(cls) -> str:
-        return "max_fraction_nans"
-
-    @classmethod
-    def applies_to(cls, datatype: Any) -> bool:
-        return _is_column_type(datatype)
 
     def description(self) -> str:
         return f"Validates that no more than {self.max_fraction_nans:.2%} of the data is Nan."
@@ -355,6 +385,8 @@ class MaxFractionNansValidatorPolarsColumn(SummaryValidator):
 class AllowNaNsValidatorPolarsColumn(MaxFractionNansValidatorPolarsColumn):
     """``allow_nans=False``: no value is null or NaN."""
 
+    _arg = "allow_nans"
+
     def __init__(self, allow_nans: bool, importance: str) -> None:
         if allow_nans is not False:
             raise ValueError(
@@ -363,13 +395,11 @@ class AllowNaNsValidatorPolarsColumn(MaxFractionNansValidatorPolarsColumn):
             )
         super().__init__(max_fraction_nans=0, importance=importance)
 
-    @classmethod
-    def arg(cls) -> str:
-        return "allow_nans"
 
-
-class DataTypeValidatorPolarsColumn(SummaryValidator):
+class DataTypeValidatorPolarsColumn(_ColumnValidator):
     """The column's dtype is ``data_type`` (Polars dtype) or a subtype of it (numpy/Python)."""
+
+    _arg = "data_type"
 
     def __init__(self, data_type: Any, importance: str) -> None:
         super().__init__(importance)
@@ -379,14 +409,6 @@ class DataTypeValidatorPolarsColumn(SummaryValidator):
                 f"{data_type!r}"
             )
         self.datatype = data_type
-
-    @classmethod
-    def arg(cls) -> str:
-        return "data_type"
-
-    @classmethod
-    def applies_to(cls, datatype: Any) -> bool:
-        return _is_column_type(datatype)
 
     def description(self) -> str:
         return f"Validates that the datatype of the Polars column is a subclass of: {self.datatype}"
@@ -417,21 +439,15 @@ class DataTypeValidatorPolarsColumn(SummaryValidator):
         )
 
 
-class MaxStandardDevValidatorPolarsColumn(SummaryValidator):
+class MaxStandardDevValidatorPolarsColumn(_ColumnValidator):
     """The standard deviation (ddof 1, over non-missing values) is at most ``max_standard_dev``."""
+
+    _arg = "max_standard_dev"
 
     def __init__(self, max_standard_dev: float, importance: str) -> None:
         super().__init__(importance)
         _check_number(max_standard_dev, self.arg())
         self.max_standard_dev = max_standard_dev
-
-    @classmethod
-    def arg(cls) -> str:
-        return "max_standard_dev"
-
-    @classmethod
-    def applies_to(cls, datatype: Any) -> bool:
-        return _is_column_type(datatype)
 
     def description(self) -> str:
         return (
@@ -458,20 +474,14 @@ class MaxStandardDevValidatorPolarsColumn(SummaryValidator):
         )
 
 
-class MeanInRangeValidatorPolarsColumn(SummaryValidator):
+class MeanInRangeValidatorPolarsColumn(_ColumnValidator):
     """The mean of the non-missing values lies in ``[low, high]``."""
+
+    _arg = "mean_in_range"
 
     def __init__(self, mean_in_range: tuple[float, float], importance: str) -> None:
         super().__init__(importance)
         self.mean_in_range = _check_bounds(mean_in_range, self.arg())
-
-    @classmethod
-    def arg(cls) -> str:
-        return "mean_in_range"
-
-    @classmethod
-    def applies_to(cls, datatype: Any) -> bool:
-        return _is_column_type(datatype)
 
     def description(self) -> str:
         low, high = self.mean_in_range
@@ -495,23 +505,8 @@ class MeanInRangeValidatorPolarsColumn(SummaryValidator):
         )
 
 
-class AllowNoneValidatorPolarsColumn(SummaryValidator):
+class AllowNoneValidatorPolarsColumn(_AllowNoneValidator, _ColumnValidator):
     """``allow_none=False`` on a column: a column is never None, so this always passes."""
-
-    def __init__(self, allow_none: bool, importance: str) -> None:
-        super().__init__(importance)
-        self.allow_none = bool(allow_none)
-
-    @classmethod
-    def arg(cls) -> str:
-        return "allow_none"
-
-    @classmethod
-    def applies_to(cls, datatype: Any) -> bool:
-        return _is_column_type(datatype)
-
-    def description(self) -> str:
-        return "No-op validator." if self.allow_none else "Validates that an output ;is not None"
 
     def summary(self, column: pl.Expr) -> pl.Expr:
         return pl.len()
@@ -526,29 +521,17 @@ class AllowNoneValidatorPolarsColumn(SummaryValidator):
 # Python value either way.
 
 
-class _PrimitiveValidator(SummaryValidator):
+class _PrimitiveValidator(_BuiltinValidator):
     def summary(self, column: pl.Expr) -> pl.Expr:
         return column.first()
 
 
-class DataInRangeValidatorPrimitives(_PrimitiveValidator):
+class DataInRangeValidatorPrimitives(_RangeValidator, _PrimitiveValidator):
     """A number lies in ``[low, high]``."""
-
-    def __init__(self, range: tuple[Any, Any], importance: str) -> None:
-        super().__init__(importance)
-        self.range = _check_bounds(range, "range")
-
-    @classmethod
-    def arg(cls) -> str:
-        return "range"
 
     @classmethod
     def applies_to(cls, datatype: Any) -> bool:
         return _is_subclass(datatype, numbers.Real)
-
-    def description(self) -> str:
-        low, high = self.range
-        return f"Validates that the datapoint falls within the range ({low}, {high})"
 
     def judge(self, figure: Any) -> ValidationResult:
         low, high = self.range
@@ -564,18 +547,8 @@ class DataInRangeValidatorPrimitives(_PrimitiveValidator):
         )
 
 
-class DataInValuesValidatorPrimitives(_PrimitiveValidator):
+class DataInValuesValidatorPrimitives(_ValuesValidator, _PrimitiveValidator):
     """A number or string is one of ``values_in``."""
-
-    def __init__(self, values_in: Iterable[Any], importance: str) -> None:
-        super().__init__(importance)
-        if isinstance(values_in, (str, bytes)) or not isinstance(values_in, Iterable):
-            raise ValueError(f"values_in must be a collection of values, got {values_in!r}")
-        self.values = frozenset(values_in)
-
-    @classmethod
-    def arg(cls) -> str:
-        return "values_in"
 
     @classmethod
     def applies_to(cls, datatype: Any) -> bool:
@@ -606,6 +579,8 @@ class DataInValuesValidatorPrimitives(_PrimitiveValidator):
 class DataTypeValidatorPrimitives(_PrimitiveValidator):
     """A Python value is an instance of ``data_type``."""
 
+    _arg = "data_type"
+
     def __init__(self, data_type: type[Any], importance: str) -> None:
         super().__init__(importance)
         if not isinstance(data_type, type) and not (
@@ -613,10 +588,6 @@ class DataTypeValidatorPrimitives(_PrimitiveValidator):
         ):
             raise ValueError(f"data_type must be a type, got {data_type!r}")
         self.datatype = data_type
-
-    @classmethod
-    def arg(cls) -> str:
-        return "data_type"
 
     @classmethod
     def applies_to(cls, datatype: Any) -> bool:
@@ -635,23 +606,12 @@ class DataTypeValidatorPrimitives(_PrimitiveValidator):
         )
 
 
-class AllowNoneValidator(_PrimitiveValidator):
+class AllowNoneValidator(_AllowNoneValidator, _PrimitiveValidator):
     """``allow_none=False``: the value is not None."""
-
-    def __init__(self, allow_none: bool, importance: str) -> None:
-        super().__init__(importance)
-        self.allow_none = bool(allow_none)
-
-    @classmethod
-    def arg(cls) -> str:
-        return "allow_none"
 
     @classmethod
     def applies_to(cls, datatype: Any) -> bool:
         return True
-
-    def description(self) -> str:
-        return "No-op validator." if self.allow_none else "Validates that an output ;is not None"
 
     def judge(self, figure: Any) -> ValidationResult:
         passes = self.allow_none or figure is not None
@@ -674,13 +634,11 @@ def _as_list(value: str | Sequence[str], arg: str) -> list[str]:
 class StrContainsValidator(_PrimitiveValidator):
     """A string contains every one of ``contains``."""
 
+    _arg = "contains"
+
     def __init__(self, contains: str | list[str], importance: str) -> None:
         super().__init__(importance)
         self.contains = _as_list(contains, self.arg())
-
-    @classmethod
-    def arg(cls) -> str:
-        return "contains"
 
     @classmethod
     def applies_to(cls, datatype: Any) -> bool:
@@ -702,13 +660,11 @@ class StrContainsValidator(_PrimitiveValidator):
 class StrDoesNotContainValidator(_PrimitiveValidator):
     """A string contains none of ``does_not_contain``."""
 
+    _arg = "does_not_contain"
+
     def __init__(self, does_not_contain: str | list[str], importance: str) -> None:
         super().__init__(importance)
         self.does_not_contain = _as_list(does_not_contain, self.arg())
-
-    @classmethod
-    def arg(cls) -> str:
-        return "does_not_contain"
 
     @classmethod
     def applies_to(cls, datatype: Any) -> bool:

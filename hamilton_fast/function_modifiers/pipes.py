@@ -356,57 +356,60 @@ def _check_step(decorator: str, fn: Callable[..., Any], applicable: Applicable) 
         )
 
 
-def _check_options(
-    fn: Callable[..., Any],
-    decorator: str,
-    transforms: tuple[Any, ...],
-    namespace: Any,
-    collapse: bool,
-    chain: bool,
-) -> tuple[Applicable, ...]:
-    """The arguments every pipe decorator shares, checked once the function is known."""
-    if collapse:
-        raise _fail(
-            decorator,
-            fn,
-            "collapse=True (one node for all steps) is not supported, nor by Apache Hamilton",
-            "drop collapse=True; every step is a node of its own.",
-        )
-    if chain:
-        raise _fail(
-            decorator,
-            fn,
-            "_chain=True (@flow-style chaining) is not supported, nor by Apache Hamilton",
-            "drop _chain=True.",
-        )
-    if namespace is not None and namespace is not ... and not isinstance(namespace, str):
-        raise _fail(
-            decorator,
-            fn,
-            f"namespace={namespace!r} must be a string, None or ...",
-            "namespace=None names the steps without a prefix; leave it out for the default.",
-        )
-    for index, transform in enumerate(transforms, start=1):
-        if not isinstance(transform, Applicable) or transform.fn is None:
+@dataclass(frozen=True)
+class _PipeOptions:
+    """The arguments every pipe decorator shares, kept until the function is known."""
+
+    transforms: tuple[Any, ...]
+    namespace: Any
+    collapse: bool
+    chain: bool
+
+    def check(self, decorator: str, fn: Callable[..., Any]) -> tuple[Applicable, ...]:
+        """The steps, once each is known to be a step that fits ``fn``."""
+        namespace = self.namespace
+        if self.collapse:
             raise _fail(
                 decorator,
                 fn,
-                f"argument {index} is {transform!r}, not a step",
-                f"@{decorator}(step(_first), step(_second, k=value(2))).",
+                "collapse=True (one node for all steps) is not supported, nor by Apache Hamilton",
+                "drop collapse=True; every step is a node of its own.",
             )
-    steps: tuple[Applicable, ...] = transforms
-    for applicable in steps:
-        _check_step(decorator, fn, applicable)
-        if namespace is not ... and applicable.namespace is not ...:
+        if self.chain:
             raise _fail(
                 decorator,
                 fn,
-                f"{applicable.describe()} sets its own namespace, and the decorator sets "
-                f"namespace={namespace!r} for all steps",
-                f"set the namespace in one place: either @{decorator}(namespace=...) or "
-                ".named(name, namespace=...) on each step.",
+                "_chain=True (@flow-style chaining) is not supported, nor by Apache Hamilton",
+                "drop _chain=True.",
             )
-    return steps
+        if namespace is not None and namespace is not ... and not isinstance(namespace, str):
+            raise _fail(
+                decorator,
+                fn,
+                f"namespace={namespace!r} must be a string, None or ...",
+                "namespace=None names the steps without a prefix; leave it out for the default.",
+            )
+        for index, transform in enumerate(self.transforms, start=1):
+            if not isinstance(transform, Applicable) or transform.fn is None:
+                raise _fail(
+                    decorator,
+                    fn,
+                    f"argument {index} is {transform!r}, not a step",
+                    f"@{decorator}(step(_first), step(_second, k=value(2))).",
+                )
+        steps: tuple[Applicable, ...] = self.transforms
+        for applicable in steps:
+            _check_step(decorator, fn, applicable)
+            if namespace is not ... and applicable.namespace is not ...:
+                raise _fail(
+                    decorator,
+                    fn,
+                    f"{applicable.describe()} sets its own namespace, and the decorator sets "
+                    f"namespace={namespace!r} for all steps",
+                    f"set the namespace in one place: either @{decorator}(namespace=...) or "
+                    ".named(name, namespace=...) on each step.",
+                )
+        return steps
 
 
 # -- the specs and decorators ---------------------------------------------------------------------
@@ -482,16 +485,11 @@ class pipe_input:
         collapse: bool = False,
         _chain: bool = False,
     ) -> None:
-        self._transforms = transforms
-        self._namespace = namespace
+        self._options = _PipeOptions(transforms, namespace, collapse, _chain)
         self._on_input = on_input
-        self._collapse = collapse
-        self._chain = _chain
 
     def __call__(self, fn: F) -> F:
-        steps = _check_options(
-            fn, "pipe_input", self._transforms, self._namespace, self._collapse, self._chain
-        )
+        steps = self._options.check("pipe_input", fn)
         on_input = self._on_input
         if on_input is not None:
             if not isinstance(on_input, str):
@@ -509,7 +507,7 @@ class pipe_input:
                     f"on_input={on_input!r} is not a parameter of `{fn.__name__}`",
                     f"the parameters are {', '.join(f'`{p}`' for p in params) or '(none)'}.",
                 )
-        return attach(fn, PipeInputSpec(steps, self._namespace, on_input))
+        return attach(fn, PipeInputSpec(steps, self._options.namespace, on_input))
 
 
 class pipe_output:
@@ -537,16 +535,11 @@ class pipe_output:
         collapse: bool = False,
         _chain: bool = False,
     ) -> None:
-        self._transforms = transforms
-        self._namespace = namespace
+        self._options = _PipeOptions(transforms, namespace, collapse, _chain)
         self._on_output = on_output
-        self._collapse = collapse
-        self._chain = _chain
 
     def __call__(self, fn: F) -> F:
-        steps = _check_options(
-            fn, "pipe_output", self._transforms, self._namespace, self._collapse, self._chain
-        )
+        steps = self._options.check("pipe_output", fn)
         on_output = self._on_output
         if on_output is ...:
             raise _fail(
@@ -576,7 +569,7 @@ class pipe_output:
                     "or on the steps, not both",
                     "drop on_output= from @pipe_output and set .on_output(...) per step.",
                 )
-        return attach(fn, PipeOutputSpec(steps, self._namespace, target))
+        return attach(fn, PipeOutputSpec(steps, self._options.namespace, target))
 
 
 class mutate:
@@ -607,11 +600,11 @@ class mutate:
         _check_arguments((), mutating_function_kwargs, "@mutate")
         self._targets = target_functions
         self._kwargs = tuple(mutating_function_kwargs.items())
-        self._collapse = collapse
-        self._chain = _chain
+        # A mutator takes no steps and always uses the default namespace; only the flags apply.
+        self._options = _PipeOptions((), ..., collapse, _chain)
 
     def _placeholders(self, mutating_fn: Callable[..., Any]) -> list[Applicable]:
-        _check_options(mutating_fn, "mutate", (), ..., self._collapse, self._chain)
+        self._options.check("mutate", mutating_fn)
         if not self._targets:
             raise _fail(
                 "mutate",
