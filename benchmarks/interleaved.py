@@ -7,7 +7,9 @@ pytest-benchmark times one engine's rounds back to back, so a burst of load from
 process can land on one engine only and skew a ratio between engines. Here every round runs
 each contender once and each ratio is taken within the round, against the contender's
 reference (the hand-written query, or for a cold cached run the same run without cache); the
-median of those per-round ratios is much less sensitive to load that comes and goes.
+median of those per-round ratios is much less sensitive to load that comes and goes. A scenario
+may have a second, informational reference (the edit rerun: the hand-written query of only the
+nodes it recomputes), reported the same way under its own field.
 
 The order within a round is a seeded shuffle, not a rotation: with a rotation every contender
 always follows the same one, and what the predecessor leaves behind (a freed 1.6 GB result the
@@ -82,9 +84,13 @@ def time_rounds(
     default_reference: str = HANDWRITTEN,
     *,
     check_first: bool = True,
+    second_references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Run every scenario once per round, in a seeded random order; per-scenario times and the
-    median of per-round ratios to its reference (`references`, else `default_reference`)."""
+    median of per-round ratios to its reference (`references`, else `default_reference`).
+
+    `second_references` asks for more ratios, scenario -> {field: reference}: the median of the
+    scenario's per-round ratios to `reference`, stored under `field` (when both ran)."""
     names = list(scenarios)
     order = random.Random(ORDER_SEED)
     references = dict(references or {})
@@ -120,12 +126,19 @@ def time_rounds(
             "reference": reference if reference in times else None,
         }
         if reference in times:
-            ratios = [t / ref for t, ref in zip(samples, times[reference], strict=True)]
-            entry["median_round_ratio"] = statistics.median(ratios)
+            entry["median_round_ratio"] = _median_ratio(samples, times[reference])
+        for key, other in (second_references or {}).get(name, {}).items():
+            if other in times:
+                entry[key] = _median_ratio(samples, times[other])
         for key, values in extras[name].items():
             entry[key] = statistics.median(values)
         summary[name] = entry
     return summary
+
+
+def _median_ratio(samples: list[float], references: list[float]) -> float:
+    """Median of the per-round ratios `samples[i] / references[i]`."""
+    return statistics.median(t / ref for t, ref in zip(samples, references, strict=True))
 
 
 def _engines(candidates: tuple[str, ...]) -> list[str]:
@@ -155,7 +168,12 @@ def time_execute(workload: str, rounds: int) -> dict[str, Any]:
 
 def time_rerun(workload: str, rounds: int) -> dict[str, Any]:
     """The cache scenarios of rerun workload `workload` (see `benchmarks/rerun.py`)."""
-    from benchmarks.rerun import REFERENCES, RERUN_WORKLOADS, make_rerun_case
+    from benchmarks.rerun import (
+        REFERENCES,
+        RERUN_WORKLOADS,
+        SECOND_REFERENCES,
+        make_rerun_case,
+    )
 
     size = current_size()
     directory = Path(tempfile.mkdtemp(prefix="hf_interleaved_rerun_"))
@@ -164,7 +182,9 @@ def time_rerun(workload: str, rounds: int) -> dict[str, Any]:
         names = RERUN_WORKLOADS[workload]
         if hamilton_fast_missing():
             names = tuple(n for n in names if not n.startswith(HAMILTON_FAST))
-        summary = time_rounds(case.scenarios(names), rounds, REFERENCES)
+        summary = time_rounds(
+            case.scenarios(names), rounds, REFERENCES, second_references=SECOND_REFERENCES
+        )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return {

@@ -107,6 +107,73 @@ def test_report_copies_of_names_match_the_suite() -> None:
     assert {k: report.ENGINE_LABELS[k] for k in engines.ENGINE_LABELS} == engines.ENGINE_LABELS
     assert report.SCENARIO_LABELS == rerun.SCENARIO_LABELS
     assert report.CACHE_TARGETS == rerun.TARGETS
+    assert report.SECOND_REFERENCES == rerun.SECOND_REFERENCES
+    assert list(report.SCENARIO_LABELS) == list(rerun.SCENARIO_LABELS)  # the table's row order
+
+
+def test_edit_row_shows_its_ratio_to_the_edited_only_query_too() -> None:
+    data = {
+        **DATA,
+        "benchmarks": [
+            _bench("cache", FORECAST, "handwritten", 0.4, rerun="forecast"),
+            _bench(
+                "cache",
+                FORECAST,
+                "handwritten_edited_only",
+                0.05,
+                rerun="forecast",
+                reference="handwritten",
+            ),
+            _bench(
+                "cache",
+                FORECAST,
+                "hamilton_fast_edit",
+                0.2,
+                rerun="forecast",
+                reference="handwritten",
+            ),
+        ],
+    }
+    interleaved = {
+        "rerun-forecast": {
+            "workload": FORECAST,
+            "group": "cache",
+            "rounds": 3,
+            "edited_nodes": 3,
+            "nodes": 39,
+            "handwritten": {"median": 0.4, "min": 0.3, "reference": "handwritten"},
+            "handwritten_edited_only": {
+                "median": 0.04,
+                "min": 0.03,
+                "reference": "handwritten",
+                "median_round_ratio": 0.1,
+            },
+            "hamilton_fast_edit": {
+                "median": 0.16,
+                "min": 0.15,
+                "reference": "handwritten",
+                "median_round_ratio": 0.4,
+                "median_round_ratio_vs_edited_only": 4.0,
+            },
+        }
+    }
+    run = report.Run(data=data, interleaved=interleaved)
+    rows = {r["scenario"]: r for r in report.cache_rows(run)}
+    assert rows["hamilton_fast_edit"]["second"] == [
+        ("handwritten_edited_only", 4.0, pytest.approx(4.0))
+    ]
+    assert rows["handwritten_edited_only"]["pytest_ratio"] == pytest.approx(0.125)
+    text = report.render(run)
+    edited_only = rerun.SCENARIO_LABELS["handwritten_edited_only"]
+    assert f"| {FORECAST} | {edited_only} | 40.0 ms | 0.100x | 50.0 ms | 0.125x |" in text
+    assert (
+        "(3 of 39 nodes recomputed) | 160.0 ms | 0.400x (4.00x vs recomputed nodes only) "
+        "| 200.0 ms | 0.500x (4.00x vs recomputed nodes only) | hand-written Polars query "
+        f"(recompute); in brackets: {edited_only} | <= 0.25x |"
+    ) in text
+    # The target is still taken against the full recompute.
+    assert "editing one function <= 0.25x hand-written Polars query (recompute) |" in text
+    assert "| 0.500x by pytest medians, 0.400x by interleaved per-round ratios |" in text
 
 
 def test_write_table_replaces_only_the_marked_block(tmp_path) -> None:

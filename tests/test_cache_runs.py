@@ -35,6 +35,9 @@ from tests.cache_modules import (
 
 REPO = Path(__file__).resolve().parents[1]
 DATAFLOWS = REPO / "tests" / "dataflows"
+# The hello-world source itself: `tests/dataflows/hello_world.py` finds it relative to its own
+# path, so that file, copied into a project, would not.
+HELLO_WORLD = REPO / "examples" / "hello_world" / "my_functions.py"
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +135,7 @@ FRAME_INPUTS = {
 # name: (modules, outputs, inputs, adapter, outputs of a first partial run)
 CASES = {
     "hello_world_series": (
-        {"flow": (DATAFLOWS / "hello_world.py").read_text()},
+        {"flow": HELLO_WORLD.read_text()},
         [
             "avg_3wk_spend",
             "spend_per_signup",
@@ -178,7 +181,7 @@ CASES = {
         ["n_weeks", "total_spend", "log_spend"],
     ),
     "dict_result": (
-        {"flow": (DATAFLOWS / "hello_world.py").read_text()},
+        {"flow": HELLO_WORLD.read_text()},
         ["spend_mean", "spend_std_dev", "spend_zero_mean_unit_variance", "avg_3wk_spend"],
         {"spend": SPEND, "signups": SIGNUPS},
         DICT_RESULT,
@@ -232,7 +235,7 @@ def test_hits_feeding_a_window_over_another_window(project, cache_dir):
 
 
 def test_only_needed_hits_are_read(project, cache_dir):
-    project.write("flow", (DATAFLOWS / "hello_world.py").read_text())
+    project.write("flow", HELLO_WORLD.read_text())
     modules = project.load()
     inputs = {"spend": SPEND, "signups": SIGNUPS}
     everything = ["spend_mean", "spend_zero_mean", "spend_std_dev", "spend_zero_mean_unit_variance"]

@@ -6,7 +6,8 @@ Three implementations of one dataflow, written independently:
 - `forecast_pandas.py`: `pd.Series` nodes (`demand.groupby(series_id).shift(k)`), for Apache
   Hamilton, written the way a competent pandas user would;
 - `handwritten_forecast` here: the single Polars lazy query an expert writes, one
-  `with_columns` per dependency level.
+  `with_columns` per dependency level (`handwritten_forecast_nodes`: the same expressions for
+  some of the nodes only, over a frame that already holds the others).
 
 `make_panel` draws the panel: every series has one row per week, sorted by `series_id`, then
 `week`, with a positive `price`, a 0/1 `promo` and a positive `demand` (gamma noise around a
@@ -24,17 +25,17 @@ every ratio feature is finite. `normalize_forecast` brings any engine's answer t
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
-import shutil
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from benchmarks.workloads.module_files import write_module
+
 if TYPE_CHECKING:
     import types
+    from collections.abc import Collection
 
 __all__ = [
     "EDITED_NODE",
@@ -43,6 +44,7 @@ __all__ = [
     "FORECAST_INPUTS",
     "FORECAST_OUTPUTS",
     "handwritten_forecast",
+    "handwritten_forecast_nodes",
     "make_panel",
     "normalize_forecast",
     "panel_inputs",
@@ -161,6 +163,36 @@ def handwritten_forecast(
 
     `edited=True` gives the answer after the rerun benchmark's edit of `EDITED_NODE`.
     """
+    query = panel.lazy()
+    for level in _handwritten_levels(edited=edited):
+        query = query.with_columns(**level)
+    return query.select(outputs).collect(engine="in-memory")
+
+
+def handwritten_forecast_nodes(
+    frame: pl.DataFrame, nodes: Collection[str], outputs: list[str], *, edited: bool = False
+) -> pl.DataFrame:
+    """The hand-written query for `nodes` alone, over `frame`, which holds every column they
+    read: the levels of `handwritten_forecast`, each restricted to `nodes` (the same
+    expressions), then the same `select`. Levels without any of `nodes` are skipped.
+
+    >>> panel = make_panel(3, 60, seed=1)
+    >>> full = handwritten_forecast(panel, FORECAST_OUTPUTS, edited=True)
+    >>> known = full.drop(EDITED_NODES).hstack([panel["price"], panel["promo"], panel["demand"]])
+    >>> handwritten_forecast_nodes(known, EDITED_NODES, FORECAST_OUTPUTS, edited=True).equals(full)
+    True
+    """
+    query = frame.lazy()
+    for level in _handwritten_levels(edited=edited):
+        chosen = {name: expr for name, expr in level.items() if name in nodes}
+        if chosen:
+            query = query.with_columns(**chosen)
+    return query.select(outputs).collect(engine="in-memory")
+
+
+def _handwritten_levels(*, edited: bool) -> list[dict[str, pl.Expr]]:
+    """Every feature's hand-written expression, by level of dependencies (a feature reads only
+    the inputs and features of earlier levels), in the order of the query."""
     by = "series_id"
     mean_4_min_samples = 2 if edited else 1
     demand, price, promo, week = pl.col("demand"), pl.col("price"), pl.col("promo"), pl.col("week")
@@ -186,56 +218,53 @@ def handwritten_forecast(
     for coefficient, name in terms:
         term = abs(coefficient) * pl.col(name).fill_null(0.0)
         forecast = forecast + term if coefficient > 0 else forecast - term
-    return (
-        panel.lazy()
-        .with_columns(
-            demand_lag_1=demand.shift(1).over(by),
-            demand_lag_2=demand.shift(2).over(by),
-            demand_lag_4=demand.shift(4).over(by),
-            demand_lag_13=demand.shift(13).over(by),
-            demand_lag_52=demand.shift(52).over(by),
-            series_mean_demand=demand.mean().over(by),
-            series_mean_price=price.mean().over(by),
-            log_price=price.log(),
-            price_lag_1=price.shift(1).over(by),
-            promo_lag_1=promo.shift(1).over(by),
-            promo_lead_1=promo.shift(-1).over(by),
-            week_of_year=week.dt.week(),
-            month=week.dt.month(),
-            quarter=week.dt.quarter(),
-        )
-        .with_columns(
-            demand_roll_mean_4=lag_1.rolling_mean(4, min_samples=mean_4_min_samples).over(by),
-            demand_roll_mean_13=lag_1.rolling_mean(13, min_samples=4).over(by),
-            demand_roll_mean_52=lag_1.rolling_mean(52, min_samples=13).over(by),
-            demand_roll_std_4=lag_1.rolling_std(4, min_samples=2).over(by),
-            demand_roll_std_13=lag_1.rolling_std(13, min_samples=4).over(by),
-            demand_roll_std_52=lag_1.rolling_std(52, min_samples=13).over(by),
-            demand_momentum=lag_1 - pl.col("demand_lag_2"),
-            demand_change_4=lag_1 / pl.col("demand_lag_4") - 1.0,
-            log_demand_lag_1=lag_1.log1p(),
-            quarter_over_quarter=lag_1 / pl.col("demand_lag_13"),
-            price_ratio=price / pl.col("series_mean_price"),
-            price_change=price / pl.col("price_lag_1") - 1.0,
-            promo_after_promo=promo * pl.col("promo_lag_1"),
-            promo_share_13=pl.col("promo_lag_1").rolling_mean(13, min_samples=1).over(by),
-            yearly_sin=(woy * (2 * math.pi / WEEKS_PER_YEAR)).sin(),
-            yearly_cos=(woy * (2 * math.pi / WEEKS_PER_YEAR)).cos(),
-            is_year_end=woy >= 50,
-        )
-        .with_columns(
-            demand_cv_13=pl.col("demand_roll_std_13") / roll_mean_13,
-            demand_trend=pl.col("demand_roll_mean_4") / roll_mean_13,
-            seasonal_index=pl.col("demand_lag_52") / pl.col("demand_roll_mean_52"),
-            yoy_ratio=roll_mean_13 / roll_mean_13.shift(52).over(by),
-            relative_level=roll_mean_13 / pl.col("series_mean_demand"),
-            promo_x_price_ratio=promo * pl.col("price_ratio"),
-            promo_x_level=promo * roll_mean_13,
-        )
-        .with_columns(forecast=forecast)
-        .select(outputs)
-        .collect(engine="in-memory")
-    )
+    return [
+        {
+            "demand_lag_1": demand.shift(1).over(by),
+            "demand_lag_2": demand.shift(2).over(by),
+            "demand_lag_4": demand.shift(4).over(by),
+            "demand_lag_13": demand.shift(13).over(by),
+            "demand_lag_52": demand.shift(52).over(by),
+            "series_mean_demand": demand.mean().over(by),
+            "series_mean_price": price.mean().over(by),
+            "log_price": price.log(),
+            "price_lag_1": price.shift(1).over(by),
+            "promo_lag_1": promo.shift(1).over(by),
+            "promo_lead_1": promo.shift(-1).over(by),
+            "week_of_year": week.dt.week(),
+            "month": week.dt.month(),
+            "quarter": week.dt.quarter(),
+        },
+        {
+            "demand_roll_mean_4": lag_1.rolling_mean(4, min_samples=mean_4_min_samples).over(by),
+            "demand_roll_mean_13": lag_1.rolling_mean(13, min_samples=4).over(by),
+            "demand_roll_mean_52": lag_1.rolling_mean(52, min_samples=13).over(by),
+            "demand_roll_std_4": lag_1.rolling_std(4, min_samples=2).over(by),
+            "demand_roll_std_13": lag_1.rolling_std(13, min_samples=4).over(by),
+            "demand_roll_std_52": lag_1.rolling_std(52, min_samples=13).over(by),
+            "demand_momentum": lag_1 - pl.col("demand_lag_2"),
+            "demand_change_4": lag_1 / pl.col("demand_lag_4") - 1.0,
+            "log_demand_lag_1": lag_1.log1p(),
+            "quarter_over_quarter": lag_1 / pl.col("demand_lag_13"),
+            "price_ratio": price / pl.col("series_mean_price"),
+            "price_change": price / pl.col("price_lag_1") - 1.0,
+            "promo_after_promo": promo * pl.col("promo_lag_1"),
+            "promo_share_13": pl.col("promo_lag_1").rolling_mean(13, min_samples=1).over(by),
+            "yearly_sin": (woy * (2 * math.pi / WEEKS_PER_YEAR)).sin(),
+            "yearly_cos": (woy * (2 * math.pi / WEEKS_PER_YEAR)).cos(),
+            "is_year_end": woy >= 50,
+        },
+        {
+            "demand_cv_13": pl.col("demand_roll_std_13") / roll_mean_13,
+            "demand_trend": pl.col("demand_roll_mean_4") / roll_mean_13,
+            "seasonal_index": pl.col("demand_lag_52") / pl.col("demand_roll_mean_52"),
+            "yoy_ratio": roll_mean_13 / roll_mean_13.shift(52).over(by),
+            "relative_level": roll_mean_13 / pl.col("series_mean_demand"),
+            "promo_x_price_ratio": promo * pl.col("price_ratio"),
+            "promo_x_level": promo * roll_mean_13,
+        },
+        {"forecast": forecast},
+    ]
 
 
 def normalize_forecast(frame: pl.DataFrame) -> pl.DataFrame:
@@ -267,16 +296,4 @@ def write_forecast_module(
             msg = f"the edit of `{EDITED_NODE}` expects `{old}` exactly once in {flavor} source"
             raise ValueError(msg)
         source = source.replace(old, new)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{module_name}.py"
-    path.write_text(source, encoding="utf-8")
-    # Same name, same second, maybe same size: drop stale bytecode of the previous text.
-    shutil.rmtree(directory / "__pycache__", ignore_errors=True)
-    import_spec = importlib.util.spec_from_file_location(module_name, path)
-    if import_spec is None or import_spec.loader is None:
-        msg = f"cannot import the generated module {path}"
-        raise ImportError(msg)
-    module = importlib.util.module_from_spec(import_spec)
-    sys.modules[module_name] = module
-    import_spec.loader.exec_module(module)
-    return module
+    return write_module(directory, module_name, source)

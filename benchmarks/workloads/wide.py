@@ -7,7 +7,8 @@ going through any dataflow library:
   `pl.Series` nodes, `pl.Expr` nodes, or the pandas equivalent written the vectorised way;
 - seeded inputs `c0..c{n-1}` (`make_wide_inputs`): Float64 with a few nulls;
 - the query an expert writes by hand (`handwritten_wide`): one lazy frame, one `with_columns`
-  per dependency depth, one `select`, one `collect`.
+  per dependency depth, one `select`, one `collect`; and the same query restricted to some
+  nodes over a frame that already holds the others (`handwritten_wide_nodes`).
 
 Two variants serve the other benchmarks: `make_trivial_chain_spec` (a chain of cheap
 elementwise ops, for the per-node overhead) and `negate_node` (the "edit one function" of the
@@ -29,27 +30,28 @@ True
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import random
-import shutil
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from benchmarks.workloads.module_files import write_module
+
 if TYPE_CHECKING:
     import pathlib
     import types
+    from collections.abc import Collection
 
 __all__ = [
     "OPS",
     "VALUE_LIMIT",
     "WideNode",
     "WideSpec",
-    "handwritten_wide",
     "descendants",
+    "handwritten_wide",
+    "handwritten_wide_nodes",
     "make_chain_spec",
     "make_trivial_chain_spec",
     "make_wide_inputs",
@@ -397,21 +399,7 @@ def write_wide_module(
     The module holds only the node functions and its imports, so Apache Hamilton and
     hamilton_fast both read exactly the nodes of `spec` from it.
     """
-    source = module_source(spec, flavor)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{module_name}.py"
-    path.write_text(source, encoding="utf-8")
-    # An edited module is rewritten under the same name within the same second: drop any
-    # bytecode cached for the old text so the import reads the new one.
-    shutil.rmtree(directory / "__pycache__", ignore_errors=True)
-    import_spec = importlib.util.spec_from_file_location(module_name, path)
-    if import_spec is None or import_spec.loader is None:
-        msg = f"cannot import the generated module {path}"
-        raise ImportError(msg)
-    module = importlib.util.module_from_spec(import_spec)
-    sys.modules[module_name] = module
-    import_spec.loader.exec_module(module)
-    return module
+    return write_module(directory, module_name, module_source(spec, flavor))
 
 
 def make_wide_inputs(spec: WideSpec, n_rows: int, seed: int) -> dict[str, pl.Series]:
@@ -469,13 +457,39 @@ def node_expr(node: WideNode) -> pl.Expr:
     return expr.alias(node.name)
 
 
+def _with_layers(
+    spec: WideSpec, query: pl.LazyFrame, nodes: Collection[str] | None = None
+) -> pl.LazyFrame:
+    """`query` with one `with_columns` per depth of `spec`, of the nodes named in `nodes` (all
+    by default); depths without any of them are skipped."""
+    for layer in spec.layers():
+        exprs = [node_expr(node) for node in layer if nodes is None or node.name in nodes]
+        if exprs:
+            query = query.with_columns(exprs)
+    return query
+
+
 def handwritten_wide(
     spec: WideSpec, inputs: dict[str, pl.Series], outputs: list[str]
 ) -> pl.DataFrame:
     """The query an expert writes for `spec`: one `with_columns` per depth, one collect."""
-    query = pl.LazyFrame(inputs)
-    for layer in spec.layers():
-        query = query.with_columns([node_expr(node) for node in layer])
+    return _with_layers(spec, pl.LazyFrame(inputs)).select(outputs).collect(engine="in-memory")
+
+
+def handwritten_wide_nodes(
+    spec: WideSpec, frame: pl.DataFrame, nodes: Collection[str], outputs: list[str]
+) -> pl.DataFrame:
+    """The hand-written query for `nodes` alone, over `frame`, which holds every column they
+    read: the layering of `handwritten_wide`, restricted to `nodes`, then the same `select`.
+
+    >>> spec = make_chain_spec(3, seed=0, n_inputs=2)
+    >>> inputs = make_wide_inputs(spec, 20, seed=0)
+    >>> full = handwritten_wide(spec, inputs, wide_outputs(spec))
+    >>> known = full.drop("n2").hstack(list(inputs.values()))
+    >>> handwritten_wide_nodes(spec, known, {"n2"}, wide_outputs(spec)).equals(full)
+    True
+    """
+    query = _with_layers(spec, frame.lazy(), nodes)
     return query.select(outputs).collect(engine="in-memory")
 
 
