@@ -72,12 +72,35 @@ _ELEMENTWISE_FUNCTIONS = frozenset(
 )
 
 
+# Boolean functions come as one family, ``{"Boolean": "IsUnique"}``: only these members are
+# element-wise (``any``, ``is_unique``, ``is_duplicated``, ``is_first_distinct`` read the
+# whole column).
+_ELEMENTWISE_BOOLEAN = frozenset(
+    {
+        "IsNull",
+        "IsNotNull",
+        "IsFinite",
+        "IsInfinite",
+        "IsNan",
+        "IsNotNan",
+        "IsBetween",
+        "IsIn",
+        "AllHorizontal",
+        "AnyHorizontal",
+        "Not",
+    }
+)
+
+
 def _function_name(function: Any) -> str:
-    """``"Abs"`` or ``{"Clip": {...}}`` -> the function's name."""
+    """``"Abs"`` or ``{"Clip": {...}}`` -> the function's name; ``{"Boolean": "IsNull"}`` ->
+    ``"Boolean.IsNull"``."""
     if isinstance(function, str):
         return function
     if isinstance(function, dict) and len(function) == 1:
-        (name,) = function
+        ((name, body),) = function.items()
+        if name == "Boolean":
+            return f"Boolean.{_function_name(body)}"
         return str(name)
     return "?"
 
@@ -108,7 +131,11 @@ def _walk(node: Any) -> bool:
         if kind == "Column":
             continue
         if kind == "Function":
-            if _function_name(body.get("function")) not in _ELEMENTWISE_FUNCTIONS:
+            name = _function_name(body.get("function"))
+            family, _, member = name.partition(".")
+            if family == "Boolean" and member not in _ELEMENTWISE_BOOLEAN:
+                return False
+            if family != "Boolean" and name not in _ELEMENTWISE_FUNCTIONS:
                 return False
             stack.extend(body.get("input", []))
         elif kind == "BinaryExpr":
@@ -143,6 +170,8 @@ def is_elementwise(expr: pl.Expr, text: str | None = None) -> bool:
     False
     >>> is_elementwise(pl.col("a").shift(1))
     False
+    >>> is_elementwise(pl.col("a").is_null()), is_elementwise(pl.col("a").is_duplicated())
+    (True, False)
     >>> is_elementwise(pl.col("a") - pl.col("a_mean").first())  # a scalar node, read back
     True
     """
