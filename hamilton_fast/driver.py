@@ -347,6 +347,14 @@ class Driver:
             outs = [n for n, g in compiled.output_group.items() if g == gid]
             lines.append(f"Query {number} (outputs: {', '.join(outs)}):")
             lines.append(query.explain(engine=self.engine))
+            tail = compiled.tails.get(gid)
+            if tail is not None:
+                empty = pl.LazyFrame(schema=query.collect_schema())
+                lines.append(
+                    f"then its last {len(tail.layers)} layer(s), element-wise, on the streaming "
+                    "engine (same rows and bits, computed in cache-sized morsels):"
+                )
+                lines.append(tail.query(empty).explain(engine="streaming"))
             lines.append("")
         for name in sorted(compiled.lazy_frames):
             lines.append(f"Frame `{name}`:")

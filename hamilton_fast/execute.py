@@ -40,6 +40,10 @@ def collect_outputs(
             frames = [plans[0].collect(engine=engine)]
         else:
             frames = pl.collect_all(plans, engine=engine)
+        for index, gid in enumerate(gids):
+            tail = compiled.tails.get(gid)
+            if tail is not None:  # element-wise layers, same bits on either engine (ir.Tail)
+                frames[index] = tail.query(frames[index]).collect(engine="streaming")
     except pl.exceptions.PolarsError as exc:
         raise _locate_failure(compiled, graph, exc) from exc
     return (

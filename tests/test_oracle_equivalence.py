@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import numpy as np
 import polars as pl
@@ -307,6 +308,20 @@ def test_random_dataflows_match_oracle(
     flavour: str, data: st.DataObject, module_dir: Path, fast_driver: Any
 ) -> None:
     check_case(data.draw(dataflows(flavour)), module_dir, fast_driver)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@DEFAULT_SETTINGS
+@given(data=st.data())
+def test_random_dataflows_match_oracle_with_streaming_tails(
+    flavour: str, data: st.DataObject, module_dir: Path, fast_driver: Any
+) -> None:
+    # Every row space, however small, finishes its element-wise layers on the streaming
+    # engine (see planner.ir.Tail): the same answers, on every shape of graph drawn.
+    from hamilton_fast.planner import compile as compile_module
+
+    with mock.patch.object(compile_module, "STREAMING_TAIL_MIN_ROWS", 0):
+        check_case(data.draw(dataflows(flavour)), module_dir, fast_driver)
 
 
 @pytest.mark.slow

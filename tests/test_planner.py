@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from hamilton_fast import driver
+from hamilton_fast.planner import compile as compile_module
 from tests.helpers import load_module
 
 LOADER = """
@@ -187,3 +189,86 @@ def test_five_thousand_node_graph_builds_and_plans(tmp_path):
     assert len(dr.list_available_variables()) == 5001
     result = dr.execute(["n4999"], inputs={"x": pl.Series([1.0, 2.0])})
     assert result.height == 2
+
+
+TAIL_SOURCE = """
+import polars as pl
+
+def lag(x: pl.Expr, g: pl.Expr) -> pl.Expr:
+    return x.shift(1).over(g)
+
+def level(x: pl.Expr) -> pl.Expr:
+    return x.mean()
+
+def centred(x: pl.Expr, level: pl.Expr) -> pl.Expr:
+    return x - level
+
+def score(lag: pl.Expr, x: pl.Expr) -> pl.Expr:
+    return (0.5 * lag.fill_null(0.0) + x.abs().log1p()).clip(-3.0, 3.0)
+
+def flagged(score: pl.Expr, centred: pl.Expr) -> pl.Expr:
+    return pl.when(score > 1.0).then(score * centred).otherwise(-score)
+"""
+
+
+def tail_inputs(rows: int) -> dict[str, pl.Series]:
+    rng = np.random.default_rng(7)
+    x = pl.Series("x", rng.normal(0.0, 2.0, rows)).scatter(np.arange(0, rows, 97), None)
+    return {"x": x, "g": pl.Series("g", rng.integers(0, 50, rows))}
+
+
+def test_trailing_elementwise_layers_run_streaming_with_the_same_rows_and_bits(
+    tmp_path, monkeypatch
+):
+    module = load_module(tmp_path, TAIL_SOURCE)
+    outputs = ["lag", "centred", "score", "flagged", "level"]
+    inputs = tail_inputs(700_000)  # several morsels: their order must be kept
+    dr = driver.Builder().with_modules(module).build()
+    plan = dr.explain(outputs, inputs=inputs)
+    assert "on the streaming engine" in plan
+    with_tail = dr.execute(outputs, inputs=inputs)
+    monkeypatch.setattr(compile_module, "STREAMING_TAIL_MIN_ROWS", 10**12)
+    dr_in_memory = driver.Builder().with_modules(module).build()
+    assert "on the streaming engine" not in dr_in_memory.explain(outputs, inputs=inputs)
+    assert_frame_equal(with_tail, dr_in_memory.execute(outputs, inputs=inputs), check_exact=True)
+    x, g = pl.col("x"), pl.col("g")
+    expected = (
+        pl.DataFrame(inputs)
+        .lazy()
+        .with_columns(lag=x.shift(1).over(g), level=x.mean())
+        .with_columns(
+            centred=x - pl.col("level"),
+            score=(0.5 * pl.col("lag").fill_null(0.0) + x.abs().log1p()).clip(-3.0, 3.0),
+        )
+        .with_columns(
+            flagged=pl.when(pl.col("score") > 1.0)
+            .then(pl.col("score") * pl.col("centred"))
+            .otherwise(-pl.col("score"))
+        )
+        .select(outputs)
+        .collect(engine="in-memory")
+    )
+    assert_frame_equal(with_tail, expected, check_exact=True)
+    # The replayed recipe (a second execute of the same shape) keeps the split.
+    assert_frame_equal(dr.execute(outputs, inputs=inputs), expected, check_exact=True)
+
+
+def test_no_streaming_tail_for_small_frames_checks_or_the_streaming_engine(tmp_path):
+    module = load_module(tmp_path, TAIL_SOURCE)
+    small = tail_inputs(1_000)
+    plan = driver.Builder().with_modules(module).build().explain(["flagged"], inputs=small)
+    assert "on the streaming engine" not in plan
+    big = tail_inputs(200_000)
+    streaming = driver.Builder().with_modules(module).with_engine("streaming").build()
+    assert "then its last" not in streaming.explain(["flagged"], inputs=big)
+    checked = load_module(
+        tmp_path,
+        TAIL_SOURCE.replace(
+            "def flagged(",
+            "from hamilton_fast.function_modifiers import check_output\n\n"
+            "@check_output(range=(-100.0, 100.0), importance='warn')\ndef flagged(",
+        ),
+    )
+    dr = driver.Builder().with_modules(checked).build()
+    assert "on the streaming engine" not in dr.explain(["flagged"], inputs=big)
+    assert dr.execute(["flagged"], inputs=big).height == 200_000

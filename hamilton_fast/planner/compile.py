@@ -33,6 +33,7 @@ from hamilton_fast.errors import NodeError, PlanError, ShapeError
 from hamilton_fast.expand.with_columns import AppendColumns
 from hamilton_fast.graph import Graph, Node, NodeRole, ValueShape, describe_type
 from hamilton_fast.nodes import CheckOutcome
+from hamilton_fast.planner.exprs import is_streamable
 from hamilton_fast.planner.ir import (
     Cached,
     Compiled,
@@ -40,6 +41,7 @@ from hamilton_fast.planner.ir import (
     NodeReport,
     PendingCheck,
     Recipe,
+    Tail,
     judge_check,
 )
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
@@ -54,6 +56,10 @@ MAX_INLINE_DEPTH = 8
 # recursively; thousands of layers overflow a worker thread's stack (a 2,000-node chain of
 # shifts crashed `collect_all`), so a deeper chain is collected in stages of this many layers.
 MAX_LAYERS = 256
+
+# Rows from which a row space's trailing element-wise layers run on the streaming engine (see
+# ir.Tail). Below, the second collect's fixed cost (~0.2 ms) outweighs what it saves.
+STREAMING_TAIL_MIN_ROWS = 100_000
 
 TraceMemo = dict[Hashable, "Traced | Opaque"]
 
@@ -703,11 +709,18 @@ class _Compiler:
         extra: dict[int, tuple[_Group, list[pl.Expr]]] = {}
         pending_checks, decided = self._plan_checks(extra)
         queries: dict[int, pl.LazyFrame] = {}
+        tails: dict[int, Tail] = {}
         for gid in dict.fromkeys([*by_group, *extra]):
             group = by_group[gid][0] if gid in by_group else extra[gid][0]
             names = by_group[gid][1] if gid in by_group else []
             summaries = extra[gid][1] if gid in extra else []
             final = [*names, *summaries]
+            tail = None if summaries else self._streaming_tail(group, names)
+            if tail is not None:
+                tails[gid], reads = tail
+                queries[gid] = group.flush().select(reads)
+                self.log.append(("select", gid, reads))
+                continue
             queries[gid] = group.flush().select(final)
             self.log.append(("select", gid, tuple(final)))
         output_group = {name: gid for gid, (_, names) in by_group.items() for name in names}
@@ -732,7 +745,34 @@ class _Compiler:
             pending_checks=tuple(pending_checks),
             check_outcomes=tuple(decided),
             recipe=Recipe(tuple(self.log)) if self.replayable and not decided else None,
+            tails=tails,
         )
+
+    def _streaming_tail(
+        self, group: _Group, names: Sequence[str]
+    ) -> tuple[Tail, tuple[str, ...]] | None:
+        """Split off the group's trailing element-wise layers (see ir.Tail), if worth it.
+
+        Returns the tail and the columns the rest of the query must give it; the tail's layers
+        are taken off ``group.pending``. Checks read summaries (reductions) in the final
+        select, so a group with checks is never split (the caller sees to that).
+        """
+        if self.engine != "in-memory" or (group.height or 0) < STREAMING_TAIL_MIN_ROWS:
+            return None
+        split = len(group.pending)
+        while split > 0 and all(is_streamable(e) for e in group.pending[split - 1].values()):
+            split -= 1
+        if split == len(group.pending):
+            return None
+        layers = group.pending[split:]
+        group.pending = group.pending[:split]
+        made = {name for layer in layers for name in layer}
+        reads = {n for n in names if n not in made}
+        for layer in layers:
+            for expr in layer.values():
+                reads.update(r for r in expr.meta.root_names() if r not in made)
+        ordered = tuple(sorted(reads))  # a fixed order: the same plan on every run
+        return Tail(tuple(tuple(layer.values()) for layer in layers), tuple(names)), ordered
 
 
 class _Missing:

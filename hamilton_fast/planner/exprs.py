@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["is_elementwise", "serialized", "with_python_int_semantics"]
+__all__ = ["is_elementwise", "is_streamable", "serialized", "with_python_int_semantics"]
 
 # Expression node types that map row i of their inputs to row i of their output.
 _ELEMENTWISE_NODES = frozenset(
@@ -115,18 +115,22 @@ def _is_scalar_placeholder(body: Any) -> bool:
     )
 
 
-def _walk(node: Any) -> bool:
+def _walk(node: Any, *, broadcasts: bool = True) -> bool:
+    """Whether the serialized expression ``node`` is element-wise; ``broadcasts=False`` also
+    refuses what reads a value from elsewhere (a scalar read back, a literal Series)."""
     stack = [node]
     while stack:
         item = stack.pop()
         if not isinstance(item, dict) or len(item) != 1:
             return False
         ((kind, body),) = item.items()
-        if kind == "Agg" and _is_scalar_placeholder(body):
+        if kind == "Agg" and broadcasts and _is_scalar_placeholder(body):
             continue
         if kind not in _ELEMENTWISE_NODES and kind != "Function":
             return False
         if kind == "Literal":
+            if not broadcasts and not (isinstance(body, dict) and set(body) <= {"Dyn", "Scalar"}):
+                return False
             continue
         if kind == "Column":
             continue
@@ -177,6 +181,19 @@ def is_elementwise(expr: pl.Expr, text: str | None = None) -> bool:
     """
     text = text if text is not None else serialized(expr)
     return text is not None and _walk(json.loads(text))
+
+
+def is_streamable(expr: pl.Expr) -> bool:
+    """True when ``expr`` is element-wise over its own row only (no scalar read back, no
+    literal Series): evaluated morsel by morsel it gives the same rows and bits as whole.
+
+    >>> is_streamable(pl.col("a") * 2.0 + pl.col("b").fill_null(0.0))
+    True
+    >>> is_streamable(pl.col("a") - pl.col("a_mean").first())
+    False
+    """
+    text = serialized(expr)
+    return text is not None and _walk(json.loads(text), broadcasts=False)
 
 
 # Aggregations that return Polars' unsigned index type, where a `pl.Series` method returns a

@@ -9,7 +9,7 @@ shape. The executor and the driver read these; only the compiler builds them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import polars as pl
@@ -23,6 +23,7 @@ __all__ = [
     "NodeReport",
     "PendingCheck",
     "Recipe",
+    "Tail",
     "judge_check",
 ]
 
@@ -87,6 +88,27 @@ class PendingCheck:
 
 
 @dataclass(frozen=True)
+class Tail:
+    """Element-wise layers that finish a row space's query on the streaming engine.
+
+    The in-memory engine materializes every intermediate of an expression in fresh memory;
+    the streaming engine evaluates element-wise work morsel by morsel, in cache. Element-wise
+    expressions give the same rows, in the same order, with the same bits on either engine, so
+    a query's trailing element-wise layers run there: ``layers`` (one ``with_columns`` each)
+    over the collected rest of the query, then the ``select`` of ``final``.
+    """
+
+    layers: tuple[tuple[pl.Expr, ...], ...]
+    final: tuple[str, ...]
+
+    def query(self, frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+        lf = frame.lazy()
+        for layer in self.layers:
+            lf = lf.with_columns(layer)
+        return lf.select(self.final)
+
+
+@dataclass(frozen=True)
 class Compiled:
     """The lowered request: final queries per row space and what happened to each node."""
 
@@ -106,6 +128,9 @@ class Compiled:
     pending_checks: tuple[PendingCheck, ...] = ()
     check_outcomes: tuple[CheckOutcome, ...] = ()  # checks already decided (opaque values)
     recipe: Recipe | None = None  # set when the queries can be rebuilt from new inputs
+    # Row spaces whose query ends in element-wise layers run on the streaming engine (see
+    # Tail); their ``queries`` entry is the rest, selecting what the tail reads.
+    tails: Mapping[int, Tail] = field(default_factory=dict)
 
 
 def judge_check(node: str, check: Check, value: Any) -> CheckOutcome:
