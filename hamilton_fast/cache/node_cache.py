@@ -2,9 +2,10 @@
 
 Before a run, every needed node gets a Merkle key (its code, decorator specs, type, and the
 keys of its dependencies; inputs by their data). A requested node, or a node upstream of one,
-whose key is stored becomes a *hit*: it enters the query as a scan of its stored column, and
-nothing above it is computed or read. After the collect, requested nodes that were computed
-are written in a background thread (``NodeCache.wait`` joins it; so does interpreter exit).
+whose key is stored becomes a *hit*: its stored column is memory-mapped into the query (pages
+are read only where the query touches them), and nothing above it is computed or read. After
+the collect, requested nodes that were computed are written in a background thread
+(``NodeCache.wait`` joins it; so does interpreter exit).
 
 Only requested nodes are stored: they are materialized anyway, so caching them costs a write
 and no extra computation. Ask for the intermediate nodes you want to keep.

@@ -392,7 +392,7 @@ class _Compiler:
         self._function(node)
 
     def _from_cache(self, name: str, cached: Cached) -> None:
-        """A cache hit: a stored column or scalar joins as a scan, anything else as a value."""
+        """A cache hit: a mapped column is seeded with the inputs, a scalar joins as a scan."""
         self.replayable = False
         if name in self.slots:  # a memory-mapped column, seeded with the inputs
             self.reports[name] = NodeReport(name, "cached", "column, read from the cache")

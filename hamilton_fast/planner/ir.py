@@ -71,7 +71,8 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Cached:
-    """A node value read from the node cache: a scan for columns, scalars and frames."""
+    """A node value read from the node cache: a memory-mapped Series for columns, a scan for
+    scalars and frames, the value itself otherwise."""
 
     kind: str  # column, scalar, frame, value
     value: Any
