@@ -373,8 +373,7 @@ class CacheStore:
                     "Hint: read it with `CacheStore.get` or `CacheStore.scan`."
                 )
             try:
-                identity = self._verify_file(entry)
-                field_, column = _map_single_column(entry)
+                identity, field_, column = self._map_verified(entry)
             except _Corrupt as exc:
                 self._drop_corrupt(entry, str(exc))
                 continue
@@ -435,6 +434,20 @@ class CacheStore:
         self._note_reads([entry], {} if identity is None else {key: (entry, identity)})
         return pl.scan_ipc(entry.path)
 
+    def _map_verified(self, entry: Entry) -> tuple[tuple[int, ...] | None, Any, Any]:
+        """Open, verify (by the open file's stat) and map one series file."""
+        assert entry.path is not None
+        try:
+            descriptor = os.open(entry.path, os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise _Corrupt("value file missing") from exc
+        try:
+            identity = self._verify_file(entry, info=os.fstat(descriptor))
+            field_, column = _map_single_column(entry, descriptor)
+        finally:
+            os.close(descriptor)
+        return identity, field_, column
+
     def _read(self, entry: Entry, record: Mapping[str, Any]) -> tuple[Any, tuple[int, ...] | None]:
         if entry.format == "json":
             payload = record.get("value")
@@ -456,19 +469,23 @@ class CacheStore:
             raise _Corrupt(f"unreadable value file: {exc}") from exc
         return (frame.to_series(0) if entry.kind == "series" else frame), identity
 
-    def _verify_file(self, entry: Entry, *, force: bool = False) -> tuple[int, ...] | None:
+    def _verify_file(
+        self, entry: Entry, *, force: bool = False, info: os.stat_result | None = None
+    ) -> tuple[int, ...] | None:
         """Check the value file; re-hash it unless its identity vouches for it.
 
-        Returns the file's identity when it was re-hashed and that identity is worth
-        recording in the index (settled, and not the one recorded), else None.
+        ``info`` is the file's stat when the caller has it open already. Returns the file's
+        identity when it was re-hashed and that identity is worth recording in the index
+        (settled, and not the one recorded), else None.
         """
         path = entry.path
         if path is None:
             raise _Corrupt("record names no value file")
-        try:
-            info = os.stat(path)
-        except FileNotFoundError as exc:
-            raise _Corrupt("value file missing") from exc
+        if info is None:
+            try:
+                info = os.stat(path)
+            except FileNotFoundError as exc:
+                raise _Corrupt("value file missing") from exc
         if info.st_size != entry.size_bytes:
             raise _Corrupt(f"size {info.st_size} bytes, expected {entry.size_bytes}")
         identity = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, time.time_ns())
@@ -658,7 +675,7 @@ def _parse_record(text: Any) -> dict[str, Any] | None:
 
 def _entry(store: CacheStore, key: str, record: Mapping[str, Any]) -> Entry:
     file_name = record.get("file")
-    parts = record.get("parts")
+    parts = record.get("parts")  # freshly decoded JSON: nobody else holds it
     stat = record.get("stat")
     identity = (
         tuple(stat)
@@ -675,7 +692,7 @@ def _entry(store: CacheStore, key: str, record: Mapping[str, Any]) -> Entry:
         last_used=float(record.get("last_used", 0.0)),
         checksum=str(record.get("checksum", "")),
         path=store.values_dir / file_name if isinstance(file_name, str) else None,
-        parts=dict(parts) if isinstance(parts, dict) else {},
+        parts=parts if isinstance(parts, dict) else {},
         identity=identity,
         layout=tuple(layout) if isinstance(layout := record.get("layout"), list) else None,
     )
@@ -750,19 +767,13 @@ def _arrow_type(name: str) -> Any:
     return pa.type_for_alias(name)
 
 
-def _map_single_column(entry: Entry) -> tuple[Any, Any]:
-    """The one column of an Arrow IPC value file, memory-mapped: (field, chunked array)."""
-    assert entry.path is not None
-    try:
-        descriptor = os.open(entry.path, os.O_RDONLY)
-    except FileNotFoundError as exc:
-        raise _Corrupt("value file missing") from exc
+def _map_single_column(entry: Entry, descriptor: int) -> tuple[Any, Any]:
+    """The one column of an Arrow IPC value file open as ``descriptor``, memory-mapped:
+    (field, chunked array). The mapping outlives the descriptor."""
     try:
         mapped = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError) as exc:
         raise _Corrupt(f"unreadable value file: {exc}") from exc
-    finally:
-        os.close(descriptor)
     layout = entry.layout
     if layout is not None and len(layout) == 6 and layout[0] == _LAYOUT_VERSION:
         # Straight from the recorded buffer positions: no footer to parse (a third of the cost
