@@ -802,3 +802,20 @@ def test_a_layout_pointing_past_the_file_is_treated_as_corrupt(store: CacheStore
         assert store.map_columns(store.lookup(["k"]).values()) == {}
     assert entry.path is not None
     assert not entry.path.exists()
+
+
+def test_lookup_of_missing_keys_costs_no_query_per_key(
+    store: CacheStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put("present", "a", pl.Series("a", [1.0]))
+    gets: list[str] = []
+    original = type(store._index).get
+
+    def counting(self: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+        gets.append(key)
+        return original(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(type(store._index), "get", counting)
+    found = store.lookup(["present", *(f"absent-{i}" for i in range(50))])
+    assert sorted(found) == ["present"]
+    assert gets == []  # a cold run asks for every node: one batch answers the misses too

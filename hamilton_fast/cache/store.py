@@ -334,11 +334,12 @@ class CacheStore:
         """Index values of many keys in one SQL query per 500 keys.
 
         diskcache reads one key per query; a warm rerun asks for hundreds at once. This uses
-        diskcache's table and decoder (``_sql``, ``_disk.fetch``, stable since 2016); if they
-        ever change, the caller falls back to one ``get`` per key (what is missing here).
+        diskcache's table and decoder (``_sql``, ``_disk.fetch``, stable since 2016). Every key
+        asked for is in the answer (None when it has no record); if those internals ever
+        change, the answer is empty and the caller falls back to one ``get`` per key.
         """
         index = self._index
-        texts: dict[str, Any] = {}
+        texts: dict[str, Any] = dict.fromkeys(keys)
         try:
             for start in range(0, len(keys), 500):
                 batch = keys[start : start + 500]
@@ -566,14 +567,14 @@ class CacheStore:
         removed as corrupt).
         """
         checked = removed = 0
+        identities: dict[str, tuple[Entry, tuple[int, ...]]] = {}
         for entry in self.entries(node):
             checked += 1
-            record = self._record(entry.key)
-            if record is None:
-                continue
             try:
-                if entry.format == "json":
-                    self._read(entry, record)
+                if entry.format == "json":  # the value is in the record: read it again
+                    record = self._record(entry.key)
+                    if record is not None:
+                        self._read(entry, record)
                     continue
                 identity = self._verify_file(entry, force=True)
             except _Corrupt as exc:
@@ -581,7 +582,8 @@ class CacheStore:
                 removed += 1
                 continue
             if identity is not None:
-                self._note_reads([], {entry.key: (entry, identity)})
+                identities[entry.key] = (entry, identity)
+        self._note_reads([], identities)  # one transaction for all re-hashed files
         return checked, removed
 
     # inspection and clean-up ----------------------------------------------------------------
