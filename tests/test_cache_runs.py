@@ -1395,3 +1395,11 @@ def test_an_uncachable_value_is_returned_and_warns_or_pickles(project, cache_dir
     assert statuses(dr) == {"pickled_weights": "hit"}
     np.testing.assert_array_equal(again["pickled_weights"], first["pickled_weights"])
     assert dr.cache.entries("pickled_weights")[0].format == "pickle"
+
+
+def test_an_unusable_cache_index_fails_at_build_with_a_hint(project, cache_dir):
+    load_flow(project)
+    cache_dir.mkdir(parents=True)
+    (cache_dir / "index").write_text("not a directory")  # the index cannot open
+    with pytest.raises(CacheError, match=r"Cannot open the cache index(.|\n)*Hint: .*delete"):
+        driver.Builder().with_modules(*project.load()).with_cache(cache_dir).build()
