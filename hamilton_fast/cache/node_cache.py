@@ -99,7 +99,7 @@ class NodeCache:
         self.store.open()  # at build: a bad directory fails early, and runs skip ~3 ms
         self.default_behavior = default_behavior
         self._behaviors = dict(behaviors or {})
-        self._code: dict[str, str] = {}
+        self._code: dict[str, str] = {}  # this run's code fingerprints, by node
         self._last: dict[str, NodeStatus] = {}
         self._parts: dict[str, dict[str, str]] = {}
         self._writes: list[Future[Any]] = []
@@ -154,6 +154,9 @@ class NodeCache:
         engine: str,
     ) -> CachePlan:
         """Keys for every needed node, and the hits that cut the computation short."""
+        # Code fingerprints are taken afresh each run: a module constant, a mutable global or
+        # a helper can be reassigned between two runs of one driver without any reimport.
+        self._code.clear()
         needed = graph.upstream(outputs, stop_at=overrides)
         keys: dict[str, str | None] = {}
         parts: dict[str, dict[str, str]] = {}
