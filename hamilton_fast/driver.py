@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from hamilton_fast.cache.node_cache import BEHAVIORS, CachePlan, NodeCache
+from hamilton_fast.cache.stamps import call_stamp
 from hamilton_fast.cache.store import Verify
 from hamilton_fast.errors import CacheError, GraphError, InputError, format_problems
 from hamilton_fast.execute import (
@@ -42,6 +43,8 @@ from hamilton_fast.planner.ir import Compiled, EngineName
 __all__ = ["ENGINES", "Builder", "Driver", "Variable"]
 
 ENGINES = ("in-memory", "streaming", "gpu", "auto")
+_MAX_MEMO_PER_NODE = 8
+"""Traces kept per node before the memo is cleared (stale stamps leave entries behind)."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,9 @@ class Driver:
                     raise self.graph.unknown(name, what="node named in with_cache()")
         self._cache_plan: CachePlan | None = None
         # Plans reusable for a request of the same shape (see planner.compile.Recipe).
-        self._recipes: dict[Hashable, Compiled] = {}
+        self._recipes: dict[Hashable, tuple[Compiled, dict[str, Hashable | None]]] = {}
         self._needed_inputs: dict[Hashable, tuple[str, ...]] = {}
+        self._needed_functions: dict[Hashable, tuple[tuple[str, Callable[..., Any]], ...]] = {}
         self.last_compiled: Compiled | None = None  # how the last execute/explain ran each node
         self.validation_results: tuple[CheckOutcome, ...] = ()  # @check_output, last execute
 
@@ -242,6 +246,7 @@ class Driver:
                 values,
                 {**overrides, **plan.sources},
                 self._memo,
+                self._stamps(names, overrides),
                 self.engine,
                 plan.cached,
             )
@@ -249,7 +254,11 @@ class Driver:
             self.last_compiled = compiled
             return compiled
         key = self._request_key(names, inputs, overrides)
-        template = self._recipes.get(key) if key is not None else None
+        stamps = self._stamps(names, overrides)
+        found = self._recipes.get(key) if key is not None else None
+        # A recipe replays traced expressions: only while every function it traced reads
+        # the same constants, helpers and globals as when it was recorded.
+        template = found[0] if found is not None and found[1] == stamps else None
         if template is not None and template.recipe is not None:
             # Same request shape as before: rebuild the queries, skip planning and checks.
             current = {**self.config, **inputs, **overrides}
@@ -261,12 +270,34 @@ class Driver:
         else:
             values = self._check_request(names, inputs, overrides)
             compiled = compile_request(
-                self.graph, names, values, overrides, self._memo, self.engine
+                self.graph, names, values, overrides, self._memo, stamps, self.engine
             )
-            if key is not None and compiled.recipe is not None:
-                self._recipes[key] = compiled
+            if key is not None and compiled.recipe is not None and None not in stamps.values():
+                self._recipes[key] = (compiled, stamps)
         self.last_compiled = compiled
         return compiled
+
+    def _stamps(self, names: list[str], overrides: Mapping[str, Any]) -> dict[str, Hashable | None]:
+        """Call stamps of the needed nodes' functions: what each reads besides its arguments.
+
+        Traces and recipes are reused only under equal stamps, so a constant, helper or global
+        reassigned between two runs of this driver is seen, as Hamilton calls every function.
+        """
+        shape = (tuple(names), tuple(sorted(overrides)))
+        functions = self._needed_functions.get(shape)
+        if functions is None:
+            graph = self.graph
+            upstream = graph.upstream(names, stop_at=overrides)
+            found: list[tuple[str, Callable[..., Any]]] = []
+            for name in graph.sorted(upstream):
+                fn = graph.nodes[name].fn
+                if fn is not None and name not in overrides:
+                    found.append((name, fn))
+            functions = tuple(found)
+            self._needed_functions[shape] = functions
+        if len(self._memo) > _MAX_MEMO_PER_NODE * len(self.graph.nodes):
+            self._memo.clear()  # traces under stamps that changed since: never asked again
+        return {name: call_stamp(fn) for name, fn in functions}
 
     def _request_key(
         self, names: list[str], inputs: Mapping[str, Any], overrides: Mapping[str, Any]

@@ -12,8 +12,11 @@ The compiler walks the needed nodes once, in topological order, and decides for 
   (DataFrame or LazyFrame) becomes a row space whose extracted columns are projected, so
   Polars pushes the projection into the scan.
 
-Traces are memoized per node and per dependency signature (which deps are columns, scalars or
-which Python values), so repeated ``execute`` calls on one driver trace nothing again.
+Traces are memoized per node, per dependency signature (which deps are columns, scalars or
+which Python values) and per *call stamp* of the node's function (what it reads besides its
+arguments: ``hamilton_fast.cache.stamps``), so repeated ``execute`` calls on one driver trace
+nothing again until a constant, a helper or a global the function reads is reassigned. A node
+without a stamp (it reads something mutable) is traced on every run, as Hamilton calls it.
 """
 
 from __future__ import annotations
@@ -150,6 +153,7 @@ class _Compiler:
         values: Mapping[str, Any],
         overrides: Mapping[str, Any],
         memo: TraceMemo,
+        stamps: Mapping[str, Hashable | None],
         engine: EngineName,
         cached: Mapping[str, Cached] | None = None,
     ) -> None:
@@ -160,6 +164,7 @@ class _Compiler:
         self.given = values  # inputs and config
         self.overrides = overrides
         self.memo = memo
+        self.stamps = stamps
         self.engine = engine
         self.slots: dict[str, _Slot] = {}
         self.reports: dict[str, NodeReport] = {}
@@ -565,7 +570,10 @@ class _Compiler:
             self.materialize(node.name)  # checked nodes too: their check reads the column
 
     def _memo_key(self, node: Node, args: list[tuple[str, _Slot]], inline: bool) -> Hashable:
-        parts: list[Hashable] = [node.name, inline]
+        stamp = self.stamps.get(node.name)
+        if stamp is None:
+            return None  # its function reads state that may change between runs
+        parts: list[Hashable] = [node.name, inline, stamp]
         for dep, slot in args:
             if slot.kind == "value":
                 key = value_key(slot.value)
@@ -831,11 +839,14 @@ def compile_request(
     values: Mapping[str, Any],
     overrides: Mapping[str, Any],
     memo: TraceMemo,
+    stamps: Mapping[str, Hashable | None],
     engine: EngineName,
     cached: Mapping[str, Cached] | None = None,
 ) -> Compiled:
     """Lower ``outputs`` of ``graph`` given input/config ``values`` and ``overrides``.
 
-    ``cached`` holds cache hits: each is used like an override (its upstream is not computed).
+    ``memo`` keeps traces between calls; ``stamps`` are the call stamps of the needed nodes'
+    functions (a node without one is traced afresh). ``cached`` holds cache hits: each is used
+    like an override (its upstream is not computed).
     """
-    return _Compiler(graph, outputs, values, overrides, memo, engine, cached).run()
+    return _Compiler(graph, outputs, values, overrides, memo, stamps, engine, cached).run()

@@ -1,0 +1,213 @@
+"""Call stamps: what a call of a node's function may read besides its arguments, by identity.
+
+The planner traces a function once and replays the expression while nothing it read has
+changed (``planner.compile``'s trace memo, the driver's recipes). Apache Hamilton calls every
+function on every run, so a module constant, a helper or a mutable global reassigned between
+two runs of one driver must be seen. A stamp is a cheap, hashable picture of that state: equal
+stamps mean a new call with equal arguments runs the same code on the same values.
+
+Unlike a code fingerprint (:mod:`hamilton_fast.cache.code`) a stamp is never stored and never
+compared across processes, so it may use object identities: code objects, library objects and
+atoms count as themselves, small containers by content, user functions by what they read,
+recursively. Whatever it cannot vouch for cheaply (an object with mutable state, a large
+container, a user class) makes the stamp None: nothing traced from that function is reused.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import functools
+import types
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from hamilton_fast.cache.code import _MODIFIERS_ATTRIBUTE, _import_for, _reads
+from hamilton_fast.cache.libraries import (
+    _BUILTIN_CALLABLES,
+    _is_library_module,
+    _is_library_module_name,
+)
+
+__all__ = ["call_stamp"]
+
+_ATOMS = (
+    type(None),
+    bool,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    dt.date,
+    dt.datetime,
+    dt.time,
+    dt.timedelta,
+    decimal.Decimal,
+)
+_MAX_ITEMS = 1_000
+"""Containers with more items than this are not stamped by content (too slow to redo per run)."""
+
+_IMMUTABLE_LIBRARY_VALUES = (pl.Expr, pl.DataType, range, slice)
+"""Library objects without mutable state: they count as themselves."""
+
+
+class _Same:
+    """An object compared by identity, held so its address is not reused while stamped."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+
+class _Unstampable(Exception):
+    """Raised inside the walk; :func:`call_stamp` turns it into None."""
+
+
+def call_stamp(fn: Callable[..., Any]) -> Hashable | None:
+    """A hashable stamp of what calling ``fn`` may read besides its arguments, or None.
+
+    >>> import math
+    >>> def f(x):
+    ...     return x * math.pi
+    >>> call_stamp(f) == call_stamp(f)
+    True
+    """
+    try:
+        return _Walk().stamp(fn)
+    except (_Unstampable, RecursionError):
+        return None
+    except Exception:  # a property or __getattr__ of user code failing: do not reuse
+        return None
+
+
+class _Walk:
+    def __init__(self) -> None:
+        self.active: set[int] = set()
+        self.items = 0
+
+    def stamp(self, obj: Any) -> Hashable:
+        kind = type(obj)
+        if kind in _ATOMS:
+            return (kind, obj)
+        if kind is tuple or kind is list:
+            self._count(len(obj))
+            return (kind, tuple(self.stamp(item) for item in obj))
+        if kind is dict:
+            self._count(len(obj))
+            return (dict, tuple((self.stamp(k), self.stamp(v)) for k, v in obj.items()))
+        if kind is frozenset or kind is set:
+            self._count(len(obj))
+            return (kind, frozenset(self.stamp(item) for item in obj))
+        if kind is types.FunctionType:
+            return self._function(obj)
+        if kind is types.ModuleType:
+            if _is_library_module(obj):
+                return ("module", obj.__name__)
+            raise _Unstampable  # a user module as a value: anything in it may be read
+        if kind is functools.partial:
+            return (kind, self.stamp(obj.func), self.stamp(obj.args), self.stamp(obj.keywords))
+        if kind is types.MethodType:
+            return (kind, self.stamp(obj.__func__), self.stamp(obj.__self__))
+        if isinstance(obj, (*_BUILTIN_CALLABLES, np.ufunc)):
+            bound = getattr(obj, "__self__", None)
+            if bound is None or isinstance(bound, types.ModuleType):
+                return ("callable", _Same(obj))
+            return ("method", obj.__name__, self.stamp(bound))  # ``LOOKUP = {...}.get``
+        if isinstance(obj, type):
+            if _is_library_module_name(obj.__module__):
+                return ("class", _Same(obj))
+            raise _Unstampable  # class attributes of user classes can be reassigned
+        if isinstance(obj, enum.Enum):
+            return ("enum", _Same(obj))
+        if isinstance(obj, _IMMUTABLE_LIBRARY_VALUES):
+            return ("immutable", _Same(obj))
+        module = type(obj).__module__
+        if _is_library_module_name(module):
+            params = getattr(type(obj), "__dataclass_params__", None)
+            if params is not None and params.frozen:
+                # hamilton_fast's node wrappers (a bound function, an extracted field): their
+                # fields, which hold the user's function and decorator arguments.
+                fields = dataclasses.fields(obj)
+                return (_Same(type(obj)), tuple(self.stamp(getattr(obj, f.name)) for f in fields))
+            if callable(obj) and module.partition(".")[0] == "polars":
+                return ("callable", _Same(obj))  # Polars' API objects (``pl.col``)
+        raise _Unstampable
+
+    def _count(self, n: int) -> None:
+        self.items += n
+        if self.items > _MAX_ITEMS:
+            raise _Unstampable
+
+    def _function(self, fn: types.FunctionType) -> Hashable:
+        if _is_library_module_name(fn.__module__) and not (
+            fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__
+        ):
+            return ("function", _Same(fn))
+        marker = id(fn)
+        if marker in self.active:
+            return ("recursive", _Same(fn))
+        self.active.add(marker)
+        try:
+            code = fn.__code__
+            parts: list[Hashable] = [
+                _Same(code),
+                self.stamp(fn.__defaults__),
+                self.stamp(fn.__kwdefaults__),
+                tuple(self._cell(cell) for cell in fn.__closure__ or ()),
+                self.stamp(fn.__dict__.get(_MODIFIERS_ATTRIBUTE, ())),
+            ]
+            wrapped = fn.__dict__.get("__wrapped__")
+            if wrapped is not None:
+                parts.append(self.stamp(wrapped))
+            if not _is_library_module_name(fn.__module__):
+                parts.append(self._globals(fn))
+            return ("function", tuple(parts))
+        finally:
+            self.active.discard(marker)
+
+    def _cell(self, cell: types.CellType) -> Hashable:
+        try:
+            return self.stamp(cell.cell_contents)
+        except ValueError:  # an empty cell
+            return "<empty cell>"
+
+    def _globals(self, fn: types.FunctionType) -> Hashable:
+        namespace = fn.__globals__
+        reads, imports = _reads(fn.__code__)
+        parts: list[Hashable] = []
+        for name, chain in reads:
+            if name in namespace:
+                parts.append(self._resolved(namespace[name], chain))
+            elif hasattr(builtins, name):
+                parts.append(("builtin", _Same(getattr(builtins, name))))
+            else:
+                parts.append("<undefined>")
+        for module_name, level, attrs in imports:
+            module = _import_for(fn, module_name, level)
+            parts.append(self.stamp(module) if not attrs else ("module", module.__name__))
+            parts.extend(self._resolved(module, (attr,)) for attr in attrs)
+        return tuple(parts)
+
+    def _resolved(self, obj: Any, chain: tuple[str, ...]) -> Hashable:
+        """``obj.chain...`` followed while it walks through user modules, then stamped."""
+        for attr in chain:
+            if not isinstance(obj, types.ModuleType) or _is_library_module(obj):
+                break
+            if not hasattr(obj, attr):
+                return ("missing", attr)
+            obj = getattr(obj, attr)
+        return self.stamp(obj)
