@@ -246,7 +246,7 @@ class Driver:
                 values,
                 {**overrides, **plan.sources},
                 self._memo,
-                self._stamps(names, overrides),
+                self._stamp_of,  # only nodes computed this run are traced: stamp those alone
                 self.engine,
                 plan.cached,
             )
@@ -270,7 +270,7 @@ class Driver:
         else:
             values = self._check_request(names, inputs, overrides)
             compiled = compile_request(
-                self.graph, names, values, overrides, self._memo, stamps, self.engine
+                self.graph, names, values, overrides, self._memo, stamps.get, self.engine
             )
             if key is not None and compiled.recipe is not None and None not in stamps.values():
                 self._recipes[key] = (compiled, stamps)
@@ -298,6 +298,10 @@ class Driver:
         if len(self._memo) > _MAX_MEMO_PER_NODE * len(self.graph.nodes):
             self._memo.clear()  # traces under stamps that changed since: never asked again
         return {name: call_stamp(fn) for name, fn in functions}
+
+    def _stamp_of(self, name: str) -> Hashable | None:
+        fn = self.graph.nodes[name].fn
+        return None if fn is None else call_stamp(fn)
 
     def _request_key(
         self, names: list[str], inputs: Mapping[str, Any], overrides: Mapping[str, Any]

@@ -10,7 +10,9 @@ the Series nodes.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -320,5 +322,35 @@ def converted(x: pl.Series) -> pl.Series:
         assert dr.execute(["converted"], inputs=INPUTS)["converted"].to_list() == [1.0, 2.0, 4.0]
         module.RATES["eur"] = 2.0
         assert dr.execute(["converted"], inputs=INPUTS)["converted"].to_list() == [2.0, 4.0, 8.0]
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (0.0, -0.0),
+        (Decimal("1.0"), Decimal("1")),
+        (
+            dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC),
+            dt.datetime(2026, 1, 1, 13, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        ),
+        (1, True),
+        (1, 1.0),
+    ],
+    ids=["signed zero", "decimal exponent", "time zone", "int and bool", "int and float"],
+)
+def test_stamps_tell_apart_values_that_compare_equal(tmp_path: Path, before, after):
+    """``==`` says these are equal, yet a function reading them can compute something else."""
+    assert before == after
+    project = Project(tmp_path / "flows")
+    project.write("reads", "VALUE = None\n\n\ndef reads(x):\n    return (x, VALUE)\n")
+    try:
+        (module,) = project.load()
+        module.VALUE = before
+        first = call_stamp(module.reads)
+        module.VALUE = after
+        assert first is not None
+        assert call_stamp(module.reads) != first
     finally:
         project.close()

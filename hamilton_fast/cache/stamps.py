@@ -37,20 +37,11 @@ from hamilton_fast.cache.libraries import (
 
 __all__ = ["call_stamp"]
 
-_ATOMS = (
-    type(None),
-    bool,
-    int,
-    float,
-    complex,
-    str,
-    bytes,
-    dt.date,
-    dt.datetime,
-    dt.time,
-    dt.timedelta,
-    decimal.Decimal,
-)
+_ATOMS = (type(None), bool, int, str, bytes)
+"""Immutable values whose equality is exact: they count as their value."""
+_BY_REPR = (complex, decimal.Decimal, dt.date, dt.datetime, dt.time, dt.timedelta)
+"""Immutable values whose ``==`` forgets something (``Decimal("1.0") == Decimal("1")``, an
+aware datetime equal to another in a different zone): they count by their repr."""
 _MAX_ITEMS = 1_000
 """Containers with more items than this are not stamped by content (too slow to redo per run)."""
 
@@ -103,6 +94,10 @@ class _Walk:
         kind = type(obj)
         if kind in _ATOMS:
             return (kind, obj)
+        if kind is float:
+            return (float, obj.hex())  # -0.0 == 0.0, but 1 / -0.0 is -inf
+        if kind in _BY_REPR:
+            return (kind, repr(obj))
         if kind is tuple or kind is list:
             self._count(len(obj))
             return (kind, tuple(self.stamp(item) for item in obj))
@@ -165,6 +160,7 @@ class _Walk:
             code = fn.__code__
             parts: list[Hashable] = [
                 _Same(code),
+                fn.__qualname__,
                 self.stamp(fn.__defaults__),
                 self.stamp(fn.__kwdefaults__),
                 tuple(self._cell(cell) for cell in fn.__closure__ or ()),

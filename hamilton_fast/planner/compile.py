@@ -26,7 +26,7 @@ import numbers
 import types
 import typing
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,7 @@ class _Compiler:
         values: Mapping[str, Any],
         overrides: Mapping[str, Any],
         memo: TraceMemo,
-        stamps: Mapping[str, Hashable | None],
+        stamp_of: Callable[[str], Hashable | None],
         engine: EngineName,
         cached: Mapping[str, Cached] | None = None,
     ) -> None:
@@ -164,7 +164,7 @@ class _Compiler:
         self.given = values  # inputs and config
         self.overrides = overrides
         self.memo = memo
-        self.stamps = stamps
+        self.stamp_of = stamp_of
         self.engine = engine
         self.slots: dict[str, _Slot] = {}
         self.reports: dict[str, NodeReport] = {}
@@ -570,7 +570,7 @@ class _Compiler:
             self.materialize(node.name)  # checked nodes too: their check reads the column
 
     def _memo_key(self, node: Node, args: list[tuple[str, _Slot]], inline: bool) -> Hashable:
-        stamp = self.stamps.get(node.name)
+        stamp = self.stamp_of(node.name)
         if stamp is None:
             return None  # its function reads state that may change between runs
         parts: list[Hashable] = [node.name, inline, stamp]
@@ -839,14 +839,14 @@ def compile_request(
     values: Mapping[str, Any],
     overrides: Mapping[str, Any],
     memo: TraceMemo,
-    stamps: Mapping[str, Hashable | None],
+    stamp_of: Callable[[str], Hashable | None],
     engine: EngineName,
     cached: Mapping[str, Cached] | None = None,
 ) -> Compiled:
     """Lower ``outputs`` of ``graph`` given input/config ``values`` and ``overrides``.
 
-    ``memo`` keeps traces between calls; ``stamps`` are the call stamps of the needed nodes'
-    functions (a node without one is traced afresh). ``cached`` holds cache hits: each is used
+    ``memo`` keeps traces between calls; ``stamp_of(name)`` is the call stamp of a node's
+    function (a node without one is traced afresh). ``cached`` holds cache hits: each is used
     like an override (its upstream is not computed).
     """
-    return _Compiler(graph, outputs, values, overrides, memo, stamps, engine, cached).run()
+    return _Compiler(graph, outputs, values, overrides, memo, stamp_of, engine, cached).run()
