@@ -22,6 +22,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from hamilton_fast import driver
+from hamilton_fast.cache import node_cache as node_cache_module
 from hamilton_fast.cache.stamps import call_stamp
 from tests import oracle
 from tests.cache_modules import Project
@@ -354,3 +355,30 @@ def test_stamps_tell_apart_values_that_compare_equal(tmp_path: Path, before, aft
         assert call_stamp(module.reads) != first
     finally:
         project.close()
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_code_fingerprints_reused_by_stamp_equal_fresh_ones(flow, tmp_path, mutation):
+    """The process-wide code-fingerprint memo (keyed by call stamp) gives the keys a
+    fingerprint taken from scratch gives, before and after each change."""
+    module, helpers = flow
+    cache = tmp_path / "cache"
+
+    def keys(*, fresh: bool) -> dict[str, str | None]:
+        if fresh:
+            node_cache_module._CODE_MEMO.clear()
+        dr = _builder(module, cache).build()
+        dr.execute(OUTPUTS, inputs=INPUTS)
+        assert dr.cache is not None
+        dr.cache.wait()
+        return {name: status.key for name, status in dr.cache.last_run.items()}
+
+    before = keys(fresh=True)
+    assert keys(fresh=False) == before
+    MUTATIONS[mutation](module, helpers)
+    after = keys(fresh=False)
+    assert after == keys(fresh=True)
+    if mutation == "attribute of a global object set":
+        assert after["shifted"] is None  # an object of a user class: never cached
+    else:
+        assert after != before

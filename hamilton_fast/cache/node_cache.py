@@ -17,7 +17,7 @@ import atexit
 import threading
 import typing
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from hamilton_fast.cache.fingerprint import (
     node_key_parts,
 )
 from hamilton_fast.cache.keys import key_of_parts
+from hamilton_fast.cache.stamps import call_stamp
 from hamilton_fast.cache.store import CacheStore, Entry, Verify
 from hamilton_fast.errors import CacheError
 from hamilton_fast.graph import Graph, NodeRole, describe_type
@@ -45,6 +46,12 @@ __all__ = ["BEHAVIORS", "CachePlan", "NodeCache", "NodeStatus"]
 
 BEHAVIORS = ("default", "recompute", "disable", "ignore")
 _SHAPE = "shape"  # extra entry in stored parts: how to read the value back
+
+_CODE_MEMO: dict[Hashable, str] = {}
+"""Code fingerprints by call stamp, shared by the drivers and threads of this process: a rerun
+(a notebook cell, a script's next run in the same interpreter) re-takes only the stamps."""
+_CODE_MEMO_LOCK = threading.Lock()
+_CODE_MEMO_SIZE = 65_536
 
 
 @dataclass(frozen=True)
@@ -126,11 +133,38 @@ class NodeCache:
         if code is None:
             if node.role is NodeRole.EXTRACTED:
                 code = fingerprint_value(("extract", node.column, node.has_fill, node.fill_with))
-            elif node.fn is not None and node.fn is node.origin:
-                code = fingerprint_function(node.fn, memo_dir=self.path)
-            else:  # a decorator's wrapper: its fields, and the functions it calls
-                code = fingerprint_value(node.fn, memo_dir=self.path, allow_code=True)
+            else:
+                code = self._function_code(node)
             self._code[node.name] = code
+        return code
+
+    def _function_code(self, node: Node) -> str:
+        """The code fingerprint of a node's function, reused in this process under an equal
+        call stamp.
+
+        A stamp (:mod:`hamilton_fast.cache.stamps`) covers everything a code fingerprint
+        reads (code, defaults, closure, globals and helpers, decorator specs) at a fifth of
+        the cost, so equal stamps mean equal fingerprints; code objects compare by content,
+        so a rerun that reimports unchanged modules is served too.
+        """
+        fn = node.fn
+        own = fn is not None and fn is node.origin
+        stamp = call_stamp(fn) if fn is not None else None
+        memo_key = (own, stamp)  # a function fingerprints otherwise as a wrapper's field
+        if stamp is not None:
+            with _CODE_MEMO_LOCK:
+                known = _CODE_MEMO.get(memo_key)
+            if known is not None:
+                return known
+        if fn is not None and own:
+            code = fingerprint_function(fn, memo_dir=self.path)
+        else:  # a decorator's wrapper: its fields, and the functions it calls
+            code = fingerprint_value(fn, memo_dir=self.path, allow_code=True)
+        if stamp is not None:
+            with _CODE_MEMO_LOCK:
+                if len(_CODE_MEMO) >= _CODE_MEMO_SIZE:
+                    _CODE_MEMO.clear()  # stamps of code long replaced: let them go
+                _CODE_MEMO[memo_key] = code
         return code
 
     def _input_key(self, value: Any) -> str:

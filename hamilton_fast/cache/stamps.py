@@ -7,10 +7,12 @@ two runs of one driver must be seen. A stamp is a cheap, hashable picture of tha
 stamps mean a new call with equal arguments runs the same code on the same values.
 
 Unlike a code fingerprint (:mod:`hamilton_fast.cache.code`) a stamp is never stored and never
-compared across processes, so it may use object identities: code objects, library objects and
-atoms count as themselves, small containers by content, user functions by what they read,
-recursively. Whatever it cannot vouch for cheaply (an object with mutable state, a large
-container, a user class) makes the stamp None: nothing traced from that function is reused.
+compared across processes, so it may use object identities: library objects count as
+themselves, atoms and small containers by value, user functions by their code object (by
+CPython's equality: bytecode, constants, names, line table, so a reimported module's unchanged
+functions stamp alike) and by what they read, recursively. Whatever it cannot vouch for
+cheaply (an object with mutable state, a large container, a user class) makes the stamp None:
+nothing traced from that function is reused.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ class _Walk:
         try:
             code = fn.__code__
             parts: list[Hashable] = [
-                _Same(code),
+                code,
                 fn.__qualname__,
                 self.stamp(fn.__defaults__),
                 self.stamp(fn.__kwdefaults__),
