@@ -1,10 +1,10 @@
 """Fingerprints of numeric and temporal columns with nulls, checked against slow oracles.
 
-The fast path reads a column's Arrow buffers: null positions from the validity bitmap, values
-with the slots under nulls zeroed in a scratch copy (or hashed in place when they hold zeros
-already), several columns of a big frame on threads. Every path must give what the obvious
-route gives (Polars' ``is_null`` and ``fill_null(0)``), whatever bytes sit under the nulls,
-however the column is sliced or chunked, and whichever path the sizes choose.
+The fast path reads a column's Arrow buffers: the null bitmap from Arrow's ``is_null``, values
+with the slots under nulls filled with zero bits by Arrow (a bounded piece at a time), several
+columns on threads. Every path must give what the obvious route gives (Polars' ``is_null`` and
+``fill_null(0)``), whatever bytes sit under the nulls, however the column is sliced or
+chunked, and whichever path the sizes choose.
 """
 
 from __future__ import annotations
@@ -86,13 +86,14 @@ def hidden_bytes(series: pl.Series) -> bytes:
 
 
 def reference_digests(series: pl.Series) -> tuple[bytes, bytes]:
-    """What ``_fixed_width_digests`` must give, by the slow and obvious route: the null rows
-    from ``is_null``, the values from ``fill_null(0)`` on the physical column."""
+    """What ``_fixed_width_digests`` must give, by the slow and obvious route: the null bitmap
+    from ``is_null`` (least significant bit first, padded with zeros), the values from
+    ``fill_null(0)`` on the physical column."""
     nulls = series.is_null().to_numpy()
     values = series.to_physical().fill_null(0).to_numpy()
-    positions = np.flatnonzero(nulls).astype("<u8")
+    bitmap = np.packbits(nulls, bitorder="little")
     value_bytes = values.astype(values.dtype.newbyteorder("<")).tobytes()
-    null_digest = xxhash.xxh3_128_digest(positions.tobytes()) if nulls.any() else b""
+    null_digest = xxhash.xxh3_128_digest(bitmap.tobytes()) if nulls.any() else b""
     return null_digest, xxhash.xxh3_128_digest(value_bytes)
 
 
@@ -114,15 +115,13 @@ def tuned(**values: int) -> Iterator[None]:
 
 PATHS: dict[str, dict[str, int]] = {
     "default": {},
-    # Word scan for null positions even in short chunks, tiny blocks, a single probed null.
-    "words": {"_SHORT_CHUNK": 0, "_DENSE_NULLS": 10**9, "_BLOCK_ROWS": 16, "_PROBED_NULLS": 1},
-    # Bit unpacking always, blocks of 64 rows.
-    "bits": {"_SHORT_CHUNK": 10**9, "_BLOCK_ROWS": 64},
+    # Columns filled and hashed in pieces of a few rows.
+    "pieces": {"_PIECE_ROWS": 16},
 }
 
 
 # --------------------------------------------------------------------------------------------
-# Null positions from the validity bitmap
+# Null bitmaps at any offset
 
 
 @SETTINGS
@@ -131,44 +130,15 @@ PATHS: dict[str, dict[str, int]] = {
     st.sampled_from([0.0, 0.002, 0.05, 0.5, 0.97, 1.0]),
     st.integers(1, 700),
     st.integers(0, 70),
-    st.sampled_from(["words", "bits"]),
 )
-def test_null_positions_agree_with_unpacked_bits(
-    seed: int, null_rate: float, nbits: int, offset: int, path: str
-) -> None:
+def test_packed_bits_of_a_sliced_mask(seed: int, rate: float, nbits: int, offset: int) -> None:
     rng = np.random.default_rng(seed)
     offset = min(offset, nbits - 1)
     rows = int(rng.integers(1, nbits - offset + 1))
-    valid = rng.random(nbits) >= null_rate
-    bitmap = np.packbits(valid, bitorder="little").tobytes() + b"\x00" * int(rng.integers(0, 3))
-    expected = np.flatnonzero(~valid[offset : offset + rows])
-    with tuned(**PATHS[path]):
-        found = fp._null_positions(pa.py_buffer(bitmap), offset, rows, len(expected))
-    assert found.dtype == np.int64
-    np.testing.assert_array_equal(found, expected)
-
-
-def test_null_positions_in_long_sparse_and_dense_bitmaps() -> None:
-    rng = np.random.default_rng(7)
-    for null_rate in (0.0001, 0.01, 0.2, 0.9):
-        valid = rng.random(300_001) >= null_rate
-        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
-        for offset, rows in ((0, 300_001), (13, 250_000), (64, 299_937), (100_003, 5)):
-            expected = np.flatnonzero(~valid[offset : offset + rows])
-            found = fp._null_positions(bitmap, offset, rows, len(expected))
-            np.testing.assert_array_equal(found, expected)
-
-
-def test_null_positions_without_numpy_bit_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    """numpy < 2 has no ``bitwise_count``: the float-exponent fallback finds the same bits."""
-    rng = np.random.default_rng(9)
-    valid = rng.random(50_000) >= 0.03
-    valid[-64:] = False  # a word of nulls only, the highest bit included
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
-    expected = np.flatnonzero(~valid[5:])
-    monkeypatch.delattr(np, "bitwise_count")
-    found = fp._null_positions(bitmap, 5, len(valid) - 5, len(expected))
-    np.testing.assert_array_equal(found, expected)
+    bits = rng.random(nbits) < rate
+    mask = pa.array(bits).slice(offset, rows)
+    expected = np.packbits(bits[offset : offset + rows], bitorder="little")
+    np.testing.assert_array_equal(fp._packed_bits(mask), expected)
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,7 +194,7 @@ def test_bytes_under_nulls_never_count(
         assert fingerprint_frame(split.to_frame()) == fingerprint_frame(clean.to_frame())
 
 
-BIG_ROWS = 3 * fp._BLOCK_ROWS + 4_321  # several blocks, past the short-chunk threshold
+BIG_ROWS = 200_000 + 4_321
 
 
 @pytest.mark.parametrize("null_rate", [0.0005, 0.01, 0.3])
@@ -245,18 +215,19 @@ def test_long_columns_match_the_reference(kind: str, null_rate: float) -> None:
         "chunks+slice": chunked(pl.concat([dirty.head(5), dirty]), [3, 99_999]).slice(5, BIG_ROWS),
     }
     for name, series in layouts.items():
-        assert fp._fixed_width_digests(series) == expected, name
-        assert fingerprint_frame(series) == fresh, name
+        for piece_rows in (fp._PIECE_ROWS, 65_536, 4_099):  # whole, several pieces, many
+            with tuned(_PIECE_ROWS=piece_rows):
+                assert fp._fixed_width_digests(series) == expected, (name, piece_rows)
+                assert fingerprint_frame(series) == fresh, (name, piece_rows)
     # A slice that is not the whole column matches the same rows built fresh.
     part = dirty.slice(65_531, 70_013)
     assert fp._fixed_width_digests(part) == reference_digests(clean.slice(65_531, 70_013))
 
 
 def test_zeros_under_some_nulls_only() -> None:
-    """The first nulls hide zeros and later ones values (or the reverse): the first few nulls
-    decide how the rest are handled, which must not change the digest."""
+    """The first nulls hide zeros and later ones values (or the reverse)."""
     rng = np.random.default_rng(3)
-    rows = 2 * fp._BLOCK_ROWS + 999
+    rows = 2 * 65_536 + 999
     values = rng.integers(1, 1_000, rows)
     valid = rng.random(rows) >= 0.02
     clean = column("i64", values, valid, garbage=None)
@@ -295,16 +266,18 @@ def test_negative_zero_under_a_null_is_hidden() -> None:
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_null_is_not_a_zero(kind: str) -> None:
-    rows = 2 * fp._BLOCK_ROWS + 17
+    piece = 64
+    rows = 2 * piece + 17
     values = np.zeros(rows, dtype=np.int64)
     all_valid = np.ones(rows, dtype=bool)
     zeros = column(kind, values, all_valid, garbage=None)
-    digests = {fingerprint_frame(zeros)}
-    # One null, at block edges and elsewhere: each a different column.
-    for row in (0, 1, fp._BLOCK_ROWS - 1, fp._BLOCK_ROWS, rows - 1):
-        valid = all_valid.copy()
-        valid[row] = False
-        digests.add(fingerprint_frame(column(kind, values, valid, garbage=None)))
+    with tuned(_PIECE_ROWS=piece):
+        digests = {fingerprint_frame(zeros)}
+        # One null, at piece edges and elsewhere: each a different column.
+        for row in (0, 1, piece - 1, piece, rows - 1):
+            valid = all_valid.copy()
+            valid[row] = False
+            digests.add(fingerprint_frame(column(kind, values, valid, garbage=None)))
     assert len(digests) == 6
     short = column(kind, np.array([1, 0, 2]), np.array([True, True, True]), garbage=None)
     nulled = column(kind, np.array([1, 0, 2]), np.array([True, False, True]), garbage=None)

@@ -36,7 +36,7 @@ import time
 import types
 import zoneinfo
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 import xxhash
 
 from hamilton_fast.cache import plans
@@ -72,6 +73,7 @@ __all__ = [
     "UnfingerprintableError",
     "fingerprint_file",
     "fingerprint_frame",
+    "fingerprint_frames",
     "fingerprint_function",
     "fingerprint_lazyframe",
     "fingerprint_value",
@@ -103,34 +105,51 @@ def fingerprint_frame(value: pl.DataFrame | pl.Series) -> str:
     return _frame_digest(value).hex()
 
 
+def fingerprint_frames(values: Sequence[pl.DataFrame | pl.Series]) -> list[str]:
+    """:func:`fingerprint_frame` of each value, their columns hashed together: a request's
+    inputs are often many Series, each too small to be worth threads alone."""
+    columns: list[pl.Series] = []
+    for value in values:
+        columns.extend([value] if isinstance(value, pl.Series) else value.get_columns())
+    size = sum(int(value.estimated_size()) for value in values)
+    digests = iter(_column_digests(columns, size))
+    return [_framed(value, digests).hex() for value in values]
+
+
 def _frame_digest(value: pl.DataFrame | pl.Series) -> bytes:
+    columns = [value] if isinstance(value, pl.Series) else value.get_columns()
+    return _framed(value, iter(_column_digests(columns, int(value.estimated_size()))))
+
+
+def _framed(value: pl.DataFrame | pl.Series, digests: Iterator[bytes]) -> bytes:
+    """A frame's or series' digest from its columns' digests (taken in column order)."""
     if isinstance(value, pl.Series):
-        return _combine(b"series", _text(value.name), _column_digest(value))
+        return _combine(b"series", _text(value.name), next(digests))
     parts = [_int(value.height), _int(value.width)]
-    columns = value.get_columns()
-    digests = _column_digests(columns, int(value.estimated_size()))
-    for column, digest in zip(columns, digests, strict=True):
+    for column in value.get_columns():
         parts.append(_text(column.name))
-        parts.append(digest)
+        parts.append(next(digests))
     return _combine(b"frame", *parts)
 
 
 _PARALLEL_BYTES = 1 << 25
-_PARALLEL_COLUMN_BYTES = 1 << 23
-"""Frames from 32 MiB, with columns of 8 MiB on average, hash their columns on several
-threads. For less, the threads' start-up and their contention for the GIL (for the Python
-glue between the numpy and xxhash calls) cost about what they save, or more."""
+_PARALLEL_COLUMN_BYTES = 6 << 20
+"""Columns of 32 MiB and more in all, of 6 MiB on average, are hashed on two threads: the
+hashing and null-filling run in xxhash and Arrow with the GIL released, a few calls per
+column, and one core does not saturate memory bandwidth (ten 8 MB Float64 columns with 1%
+nulls: 11 -> 7 ms). For smaller columns, starting the threads and handing the GIL back and
+forth cost about what they save, or more (five 4 MB columns: 1.0 ms serial, 1.2 ms on a
+standing pool, 1.3 ms on a new one)."""
 
-_MAX_THREADS = 8
-"""Beyond a few threads, hashing is limited by memory bandwidth, not by cores."""
+_MAX_THREADS = 2
+"""Beyond two threads, hashing is limited by memory bandwidth, not by cores."""
 
 
 def _column_digests(columns: list[pl.Series], size: int) -> list[bytes]:
-    """Each column's digest, a big frame's on several threads.
+    """Each column's digest, big frames' on several threads.
 
-    The copying and hashing run in numpy and xxhash with the GIL released, and one core does
-    not saturate memory bandwidth. Each digest depends on its column alone, so the result
-    does not depend on the threads, and the first failing column's error is the one raised.
+    Each digest depends on its column alone, so the result does not depend on the threads,
+    and the first failing column's error is the one raised.
     """
     big = size >= _PARALLEL_BYTES and size >= len(columns) * _PARALLEL_COLUMN_BYTES
     threads = min(len(columns), _MAX_THREADS, _usable_cores()) if big else 1
@@ -162,120 +181,63 @@ def _column_digest(series: pl.Series) -> bytes:
     return _combine(b"col-arrow", *header, _arrow_digest(series.to_arrow()))
 
 
-_BLOCK_ROWS = 1 << 16
-"""Rows copied and zeroed at a time when their nulls hide nonzero bytes: 512 KiB of Float64,
-so the copy is hashed from cache. A power of two: a row's slot in its block is a bit mask."""
+_PIECE_ROWS = 1 << 20
+"""Rows of a column with nulls filled at a time: the filled copy is bounded (8 MiB of
+Float64 per thread) and its pages are reused by Arrow's allocator from piece to piece."""
 
-_PROBED_NULLS = 16
-"""Null slots read first to tell whether a column hides values under its nulls at all."""
-
-_SHORT_CHUNK = 4096
-_DENSE_NULLS = 8
-"""In a short chunk, or with more than one null in this many rows, null positions come from
-unpacking every bit of the validity bitmap; otherwise from its 64-bit words holding a null."""
+_UNSIGNED = {1: pa.uint8(), 2: pa.uint16(), 4: pa.uint32(), 8: pa.uint64()}
 
 
 def _fixed_width_digests(series: pl.Series) -> tuple[bytes, bytes]:
-    """Digests of a numeric or temporal column's null positions and of its values, straight
-    off the Arrow buffers; the bytes under null slots are arbitrary, so they count as zeros.
+    """Digests of a numeric or temporal column's nulls (its null bitmap) and of its values,
+    straight off the Arrow buffers; the bytes under null slots are arbitrary, so they count
+    as zeros.
 
     ``to_arrow`` exposes the physical buffers without ``to_physical`` (an expression that
-    costs more than hashing a short column), and a slice as a buffer offset.
+    costs more than hashing a short column), and a slice as a buffer offset. Each step is one
+    Arrow or xxhash call that releases the GIL, so columns hash well side by side on threads.
     """
     values = xxhash.xxh3_128()
-    nulls = xxhash.xxh3_128()
-    start = 0
-    for chunk in series.get_chunks() if series.n_chunks() > 1 else (series,):
-        arr = chunk.to_arrow()
-        rows = len(arr)
-        if not rows:
-            continue
+    chunks = [c.to_arrow() for c in series.get_chunks()] if series.n_chunks() > 1 else None
+    arrays = chunks if chunks is not None else [series.to_arrow()]
+    for arr in arrays:
         width = arr.type.bit_width // 8
-        data = np.frombuffer(arr.buffers()[1], f"<u{width}", count=rows, offset=arr.offset * width)
-        if arr.null_count:
-            positions = _null_positions(arr.buffers()[0], arr.offset, rows, arr.null_count)
-            nulls.update((positions + start).astype("<u8").data)
-            _update_zeroed(values, data, positions)
-        else:
+        for first in range(0, len(arr), _PIECE_ROWS):
+            piece = arr.slice(first, _PIECE_ROWS) if len(arr) > _PIECE_ROWS else arr
+            if piece.null_count:
+                # As unsigned integers of the same width, so every type fills with zero bits.
+                piece = pc.fill_null(piece.view(_UNSIGNED[width]), 0)
+            data = np.frombuffer(
+                piece.buffers()[1], f"<u{width}", count=len(piece), offset=piece.offset * width
+            )
             values.update(data.data)
-        start += rows
-    return (nulls.digest() if series.null_count() else b""), values.digest()
+    if not series.null_count():
+        return b"", values.digest()
+    return _null_bitmap_digest(arrays), values.digest()
 
 
-def _update_zeroed(h: Any, data: np.ndarray[Any, Any], positions: np.ndarray[Any, Any]) -> None:
-    """Feed ``data`` to ``h`` as if the slots at ``positions`` (sorted) held zeros."""
-    # Many writers leave zeros under nulls: only the slots that are not need zeroing. Blocks
-    # holding one are copied into a scratch buffer that stays in cache and zeroed there (the
-    # column's own memory is never written); the others are hashed in place. The digest is
-    # the same whichever blocks are copied, so when the first nulls already hide values the
-    # rest are assumed to as well, sparing a scattered read of every null slot.
-    if data[positions[:_PROBED_NULLS]].any():
-        garbage = positions
-    else:
-        garbage = positions[data[positions] != 0]
-    if not len(garbage):
-        h.update(data.data)
-        return
-    rows = len(data)
-    if rows <= _BLOCK_ROWS:
-        zeroed = data.copy()
-        zeroed[garbage] = 0
-        h.update(zeroed.data)
-        return
-    scratch = np.empty(_BLOCK_ROWS, data.dtype)
-    cuts = np.searchsorted(garbage, np.arange(0, rows + _BLOCK_ROWS, _BLOCK_ROWS)).tolist()
-    slots = garbage & (_BLOCK_ROWS - 1)
-    for index, first in enumerate(range(0, rows, _BLOCK_ROWS)):
-        block = data[first : first + _BLOCK_ROWS]
-        lo, hi = cuts[index], cuts[index + 1]
-        if lo == hi:
-            h.update(block.data)
-            continue
-        zeroed = scratch[: len(block)]
-        np.copyto(zeroed, block)
-        zeroed[slots[lo:hi]] = 0
-        h.update(zeroed.data)
+def _null_bitmap_digest(arrays: list[Any]) -> bytes:
+    """Digest of where the nulls are: the column's null bitmap, least significant bit first,
+    whatever the slice offsets and chunking, with the bits past the end zero."""
+    missing = [pc.is_null(arr) for arr in arrays]
+    mask = missing[0] if len(missing) == 1 else pa.concat_arrays(missing)
+    return xxhash.xxh3_128_digest(_packed_bits(mask).data)
 
 
-def _null_positions(validity: Any, offset: int, rows: int, null_count: int) -> np.ndarray[Any, Any]:
-    """Sorted row numbers (int64, from 0) of the nulls in an Arrow validity bitmap whose slice
-    starts ``offset`` bits in and is ``rows`` long; bits outside the slice do not count.
-    """
-    skip, shift = divmod(offset, 8)
-    used = (shift + rows + 7) // 8
-    # Null bits set, in whole 64-bit words: the bits before and after the slice (and the
-    # padding) are cleared, so every set bit left is a null of this slice.
-    missing = np.zeros(-(-used // 8) * 8, dtype=np.uint8)
-    np.invert(np.frombuffer(validity, np.uint8, count=used, offset=skip), out=missing[:used])
-    missing[0] &= (0xFF << shift) & 0xFF
-    if (shift + rows) % 8:
-        missing[used - 1] &= (1 << (shift + rows) % 8) - 1
-    if rows < _SHORT_CHUNK or null_count * _DENSE_NULLS > rows:
-        return np.flatnonzero(np.unpackbits(missing, bitorder="little").view(bool)) - shift
-    # Sparse nulls: take the words holding one and peel off their lowest null, round after
-    # round (few words hold many), rather than unpack a byte for every row.
-    words = missing.view("<u8")
-    holding = np.flatnonzero(words != 0)
-    bits = words[holding]
-    base = holding * 64 - shift
-    found = [np.empty(0, dtype=np.int64)]
-    while len(bits):
-        lowest = bits & (~bits + np.uint64(1))
-        found.append(base + _bit_index(lowest))
-        bits ^= lowest
-        left = np.flatnonzero(bits != 0)
-        bits, base = bits[left], base[left]
-    positions = np.concatenate(found)
-    positions.sort(kind="stable")  # merges the rounds, each sorted already
-    return positions
-
-
-def _bit_index(single_bits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Index of the one set bit in each uint64."""
-    if hasattr(np, "bitwise_count"):  # numpy >= 2: count the bits below it
-        return np.bitwise_count(single_bits - np.uint64(1)).astype(np.int64)
-    exponents: np.ndarray[Any, Any] = np.frexp(single_bits.astype(np.float64))[1]
-    return exponents.astype(np.int64) - 1  # exact: each value is a power of two
+def _packed_bits(mask: Any) -> np.ndarray[Any, Any]:
+    """The bits of a boolean Arrow array (without nulls) packed from its first row, least
+    significant bit first, the bits past its end zero."""
+    rows = len(mask)
+    skip, shift = divmod(mask.offset, 8)
+    raw = np.frombuffer(mask.buffers()[1], np.uint8, count=(shift + rows + 7) // 8, offset=skip)
+    if shift:  # Arrow's kernels return masks starting on a byte; realign one that does not
+        return np.packbits(
+            np.unpackbits(raw, bitorder="little")[shift : shift + rows], bitorder="little"
+        )
+    packed = raw.copy()
+    if rows % 8:
+        packed[-1] &= (1 << rows % 8) - 1
+    return packed
 
 
 def _has_fast_path(dtype: pl.DataType) -> bool:

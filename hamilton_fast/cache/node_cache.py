@@ -28,6 +28,7 @@ import polars as pl
 from hamilton_fast.cache.fingerprint import (
     UnfingerprintableError,
     fingerprint_frame,
+    fingerprint_frames,
     fingerprint_function,
     fingerprint_lazyframe,
     fingerprint_value,
@@ -196,13 +197,19 @@ class NodeCache:
         parts: dict[str, dict[str, str]] = {}
         problems: dict[str, str] = {}
         sources: dict[str, Any] = {}
-        for name in graph.sorted(needed):
+        order = graph.sorted(needed)
+        data = self._data_keys(graph, order, values, overrides)
+        for name in order:
             node = graph.nodes[name]
             try:
                 if name in overrides:
-                    keys[name] = "override:" + self._input_key(overrides[name])
+                    keys[name] = "override:" + (data.get(name) or self._input_key(overrides[name]))
                 elif node.role in (NodeRole.INPUT, NodeRole.CONFIG):
-                    keys[name] = self._input_key(values[name]) if name in values else "absent"
+                    keys[name] = (
+                        data.get(name) or self._input_key(values[name])
+                        if name in values
+                        else "absent"
+                    )
                 elif _is_source(node, graph, sources, values):
                     # A loader: its result depends on files the key cannot see from the code,
                     # so it is called now (once; the run reuses the value) and its result, a
@@ -229,6 +236,34 @@ class NodeCache:
         return CachePlan(
             keys, parts, problems, cached, needed, computed, sources, frozenset(overrides), sizes
         )
+
+    def _data_keys(
+        self,
+        graph: Graph,
+        order: Sequence[str],
+        values: Mapping[str, Any],
+        overrides: Mapping[str, Any],
+    ) -> dict[str, str]:
+        """Fingerprints of the request's frame and series inputs and overrides, all their
+        columns hashed together (on threads when they are big): inputs are often many Series,
+        each too small to be worth threads alone. Empty if one of them cannot be
+        fingerprinted: the keying loop then names it."""
+        named: dict[str, pl.DataFrame | pl.Series] = {}
+        for name in order:
+            if name in overrides:
+                value = overrides[name]
+            elif graph.nodes[name].role in (NodeRole.INPUT, NodeRole.CONFIG) and name in values:
+                value = values[name]
+            else:
+                continue
+            if isinstance(value, (pl.DataFrame, pl.Series)):
+                named[name] = value
+        if len(named) < 2:
+            return {}
+        try:
+            return dict(zip(named, fingerprint_frames(list(named.values())), strict=True))
+        except UnfingerprintableError:
+            return {}
 
     def _function_key(
         self,
