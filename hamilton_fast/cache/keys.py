@@ -63,5 +63,9 @@ def key_of_parts(parts: Mapping[str, str]) -> str:
     The parts are written as one JSON array of [label, value] pairs: JSON's quoting makes the
     stream unambiguous, and one C call writes it (a warm rerun keys every node).
     """
-    stream = json.dumps(list(parts.items()), separators=(",", ":"))
+    stream = _COMPACT_JSON.encode(list(parts.items()))
     return xxhash.xxh3_128_hexdigest(_text(stream))
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(..., separators=...)`` builds an encoder per call; the output is the same."""

@@ -389,12 +389,18 @@ class CacheStore:
             by_height.setdefault(len(item[2]), []).append(item)
         result: dict[str, pl.Series] = {}
         for group in by_height.values():
-            schema = pa.schema([f.with_name(str(i)) for i, (_, f, _) in enumerate(group)])
+            # Placeholder names: two entries may store series of the same name.
+            schema = pa.schema(
+                [
+                    pa.field(str(i), column.type) if f is None else f.with_name(str(i))
+                    for i, (_, (_, f), column) in enumerate(group)
+                ]
+            )
             table = pa.Table.from_arrays([c for _, _, c in group], schema=schema)
             frame = pl.from_arrow(table, rechunk=False)
             assert isinstance(frame, pl.DataFrame)
-            for (entry, field_, _), series in zip(group, frame.get_columns(), strict=True):
-                result[entry.key] = series.alias(field_.name)
+            for (entry, (name, _), _), series in zip(group, frame.get_columns(), strict=True):
+                result[entry.key] = series.alias(name)
         return result
 
     def get(self, key: str) -> Any | None:
@@ -490,10 +496,10 @@ class CacheStore:
         if info.st_size != entry.size_bytes:
             raise _Corrupt(f"size {info.st_size} bytes, expected {entry.size_bytes}")
         identity = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, time.time_ns())
+        if not force and self.verify == "stat" and _vouches(entry.identity, identity):
+            return None
         name = str(path)
         if not force and self.verify != "always":
-            if self.verify == "stat" and _vouches(entry.identity, identity):
-                return None
             with self._lock:
                 seen = self._verified.get(name)
             if seen is not None and seen[1] == entry.checksum and _vouches(seen[0], identity):
@@ -769,9 +775,10 @@ def _arrow_type(name: str) -> Any:
     return pa.type_for_alias(name)
 
 
-def _map_single_column(entry: Entry, descriptor: int) -> tuple[Any, Any]:
+def _map_single_column(entry: Entry, descriptor: int) -> tuple[tuple[str, Any], Any]:
     """The one column of an Arrow IPC value file open as ``descriptor``, memory-mapped:
-    (field, chunked array). The mapping outlives the descriptor."""
+    ((name, its field when it has more than a name and type), array or chunked array). The
+    mapping outlives the descriptor."""
     try:
         mapped = mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError) as exc:
@@ -791,7 +798,7 @@ def _map_single_column(entry: Entry, descriptor: int) -> tuple[Any, Any]:
             array.validate()
         except (pa.ArrowException, TypeError, ValueError) as exc:
             raise _Corrupt(f"unreadable value file: {exc}") from exc
-        return pa.field(name, kind), pa.chunked_array([array], type=kind)
+        return (name, None), array
     try:
         # The mapping lives as long as Arrow (and then Polars) holds buffers into it.
         reader = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(mapped)))
@@ -799,7 +806,8 @@ def _map_single_column(entry: Entry, descriptor: int) -> tuple[Any, Any]:
         if len(schema) != 1:
             raise _Corrupt(f"expected one column, found {len(schema)}")
         chunks = [reader.get_batch(i).column(0) for i in range(reader.num_record_batches)]
-        return schema.field(0), pa.chunked_array(chunks, type=schema.field(0).type)
+        field_ = schema.field(0)
+        return (field_.name, field_), pa.chunked_array(chunks, type=field_.type)
     except (pa.ArrowException, OSError) as exc:
         raise _Corrupt(f"unreadable value file: {exc}") from exc
 
