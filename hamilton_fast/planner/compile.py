@@ -201,7 +201,8 @@ class _Compiler:
             else:
                 value = self._given_value(name)
             if isinstance(value, pl.Series):
-                by_height.setdefault(value.len(), []).append(value.alias(name))
+                named = value if value.name == name else value.alias(name)
+                by_height.setdefault(value.len(), []).append(named)
         for height, series in by_height.items():
             names = ", ".join(f"`{s.name}`" for s in series[:3])
             group = _Group(
