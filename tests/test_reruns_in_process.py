@@ -23,6 +23,7 @@ from polars.testing import assert_frame_equal
 
 from hamilton_fast import driver
 from hamilton_fast.cache import node_cache as node_cache_module
+from hamilton_fast.cache import stamps as stamps_module
 from hamilton_fast.cache.stamps import call_stamp
 from tests import oracle
 from tests.cache_modules import Project
@@ -256,6 +257,23 @@ def test_stamps_are_equal_while_nothing_changes_and_differ_after_each_mutation(f
         stamps = now
 
 
+def test_a_function_that_logs_keeps_its_stamp(tmp_path: Path):
+    """``logger = logging.getLogger(__name__)`` is common in feature modules: it must not cost
+    a function its memoized trace."""
+    project = Project(tmp_path / "flows")
+    project.write(
+        "logs",
+        "import logging\n\nlogger = logging.getLogger(__name__)\n\n\n"
+        "def logs(x):\n    logger.info('computing')\n    return x\n",
+    )
+    try:
+        (module,) = project.load()
+        assert call_stamp(module.logs) is not None
+        assert call_stamp(module.logs) == call_stamp(module.logs)
+    finally:
+        project.close()
+
+
 def test_state_a_stamp_cannot_vouch_for_gives_none(tmp_path: Path):
     project = Project(tmp_path / "flows")
     project.write(
@@ -382,3 +400,17 @@ def test_code_fingerprints_reused_by_stamp_equal_fresh_ones(flow, tmp_path, muta
         assert after["shifted"] is None  # an object of a user class: never cached
     else:
         assert after != before
+
+
+def test_a_function_reading_nothing_stamps_as_the_full_walk_does(tmp_path: Path):
+    project = Project(tmp_path / "flows")
+    project.write("pure", "def pure(x):\n    return x + 1\n\n\ndef impure(x):\n    return x + K\n")
+    try:
+        (module,) = project.load()
+        module.K = 1
+        assert stamps_module.call_stamp(module.pure) == stamps_module._Walk().stamp(module.pure)
+        assert stamps_module.call_stamp(module.impure) == stamps_module._Walk().stamp(module.impure)
+        module.pure.__code__ = module.impure.__code__  # reads K now: not the fast path
+        assert call_stamp(module.pure) == stamps_module._Walk().stamp(module.pure)
+    finally:
+        project.close()

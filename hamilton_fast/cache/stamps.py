@@ -23,6 +23,8 @@ import datetime as dt
 import decimal
 import enum
 import functools
+import logging
+import sys
 import types
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -49,6 +51,20 @@ _MAX_ITEMS = 1_000
 
 _IMMUTABLE_LIBRARY_VALUES = (pl.Expr, pl.DataType, range, slice)
 """Library objects without mutable state: they count as themselves."""
+
+
+_LIBRARY_NAMES: dict[str, tuple[object, bool]] = {}
+"""Whether a module name is library code, by the module object it was answered for."""
+
+
+def _is_library_name(name: str) -> bool:
+    module = sys.modules.get(name)
+    known = _LIBRARY_NAMES.get(name)
+    if known is not None and known[0] is module:
+        return known[1]
+    answer = _is_library_module_name(name)
+    _LIBRARY_NAMES[name] = (module, answer)
+    return answer
 
 
 class _Same:
@@ -79,6 +95,14 @@ def call_stamp(fn: Callable[..., Any]) -> Hashable | None:
     >>> call_stamp(f) == call_stamp(f)
     True
     """
+    if (
+        type(fn) is types.FunctionType
+        and not (fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ or fn.__dict__)
+        and not any(_reads(fn.__code__))
+        and not _is_library_name(fn.__module__)
+    ):
+        # A function that reads nothing but its arguments (the walk gives the same stamp).
+        return ("function", (fn.__code__, fn.__qualname__, None, None, None, None, None, ()))
     try:
         return _Walk().stamp(fn)
     except (_Unstampable, RecursionError):
@@ -125,15 +149,17 @@ class _Walk:
                 return ("callable", _Same(obj))
             return ("method", obj.__name__, self.stamp(bound))  # ``LOOKUP = {...}.get``
         if isinstance(obj, type):
-            if _is_library_module_name(obj.__module__):
+            if _is_library_name(obj.__module__):
                 return ("class", _Same(obj))
             raise _Unstampable  # class attributes of user classes can be reassigned
         if isinstance(obj, enum.Enum):
             return ("enum", _Same(obj))
+        if isinstance(obj, logging.Logger):  # logging does not change a result
+            return ("logger", obj.name)
         if isinstance(obj, _IMMUTABLE_LIBRARY_VALUES):
             return ("immutable", _Same(obj))
         module = type(obj).__module__
-        if _is_library_module_name(module):
+        if _is_library_name(module):
             params = getattr(type(obj), "__dataclass_params__", None)
             if params is not None and params.frozen:
                 # hamilton_fast's node wrappers (a bound function, an extracted field): their
@@ -150,30 +176,31 @@ class _Walk:
             raise _Unstampable
 
     def _function(self, fn: types.FunctionType) -> Hashable:
-        if _is_library_module_name(fn.__module__) and not (
-            fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__
-        ):
+        # The common node function has no defaults, closure or decorator specs: the checks
+        # below skip what is absent (the driver stamps every needed function on every run).
+        library = _is_library_name(fn.__module__)
+        defaults, kwdefaults, closure = fn.__defaults__, fn.__kwdefaults__, fn.__closure__
+        if library and not (closure or defaults or kwdefaults):
             return ("function", _Same(fn))
         marker = id(fn)
         if marker in self.active:
             return ("recursive", _Same(fn))
         self.active.add(marker)
         try:
-            code = fn.__code__
-            parts: list[Hashable] = [
-                code,
+            attributes = fn.__dict__
+            parts: tuple[Hashable, ...] = (
+                fn.__code__,
                 fn.__qualname__,
-                self.stamp(fn.__defaults__),
-                self.stamp(fn.__kwdefaults__),
-                tuple(self._cell(cell) for cell in fn.__closure__ or ()),
-                self.stamp(fn.__dict__.get(_MODIFIERS_ATTRIBUTE, ())),
-            ]
-            wrapped = fn.__dict__.get("__wrapped__")
-            if wrapped is not None:
-                parts.append(self.stamp(wrapped))
-            if not _is_library_module_name(fn.__module__):
-                parts.append(self._globals(fn))
-            return ("function", tuple(parts))
+                None if defaults is None else self.stamp(defaults),
+                None if kwdefaults is None else self.stamp(kwdefaults),
+                None if closure is None else tuple(self._cell(cell) for cell in closure),
+                self.stamp(attributes[_MODIFIERS_ATTRIBUTE])
+                if _MODIFIERS_ATTRIBUTE in attributes
+                else None,
+                self.stamp(attributes["__wrapped__"]) if "__wrapped__" in attributes else None,
+                None if library else self._globals(fn),
+            )
+            return ("function", parts)
         finally:
             self.active.discard(marker)
 
