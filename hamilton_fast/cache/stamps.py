@@ -6,8 +6,10 @@ function on every run, so a module constant, a helper or a mutable global reassi
 two runs of one driver must be seen. A stamp is a cheap, hashable picture of that state: equal
 stamps mean a new call with equal arguments runs the same code on the same values.
 
-Unlike a code fingerprint (:mod:`hamilton_fast.cache.code`) a stamp is never stored and never
-compared across processes, so it may use object identities: library objects count as
+The node cache also reuses a function's code fingerprint (:mod:`hamilton_fast.cache.code`)
+while its stamp stays equal, so a stamp covers everything a code fingerprint reads. Unlike a
+fingerprint, a stamp is never stored and never compared across processes, so it may use
+object identities: library objects count as
 themselves, atoms and small containers by value, user functions by their code object (by
 CPython's equality: bytecode, constants, names, line table, so a reimported module's unchanged
 functions stamp alike) and by what they read, recursively. Whatever it cannot vouch for
@@ -49,7 +51,7 @@ aware datetime equal to another in a different zone): they count by their repr."
 _MAX_ITEMS = 1_000
 """Containers with more items than this are not stamped by content (too slow to redo per run)."""
 
-_IMMUTABLE_LIBRARY_VALUES = (pl.Expr, pl.DataType, range, slice)
+_IMMUTABLE_LIBRARY_VALUES = (pl.Expr, pl.DataType, range)
 """Library objects without mutable state: they count as themselves."""
 
 
