@@ -127,3 +127,30 @@ def test_an_unfingerprintable_input_is_reported_on_its_node(project, tmp_path):
     )
     assert warm["counted"][0] == "uncacheable"
     assert warm["total"][0] == "hit"
+
+
+LOADER_FLOW = """
+import polars as pl
+
+
+def base(n: int) -> pl.DataFrame:
+    return pl.DataFrame({"i": list(range(n))})
+
+
+def aggregate(base: pl.DataFrame, data: pl.Series) -> pl.Series:
+    return base["i"] + data
+"""
+
+
+def test_an_input_named_data_after_a_loader_keys_by_its_own_values(tmp_path):
+    """Regression: the batch of input keys once shared a name with a loader's key parts, so
+    an input called `data` was keyed by the loader's result and changed data hit."""
+    project = Project(tmp_path / "loader_flows")
+    project.write("flow", LOADER_FLOW)
+    try:
+        modules = project.load()
+        for values in ([1, 2, 3], [10, 20, 30], [1, 2, 3]):
+            inputs = {"n": 3, "data": pl.Series("data", values)}
+            run_cached(modules, tmp_path / "cache", ["aggregate"], inputs)  # checks vs uncached
+    finally:
+        project.close()

@@ -198,15 +198,17 @@ class NodeCache:
         problems: dict[str, str] = {}
         sources: dict[str, Any] = {}
         order = graph.sorted(needed)
-        data = self._data_keys(graph, order, values, overrides)
+        batched = self._data_keys(graph, order, values, overrides)
         for name in order:
             node = graph.nodes[name]
             try:
                 if name in overrides:
-                    keys[name] = "override:" + (data.get(name) or self._input_key(overrides[name]))
+                    keys[name] = "override:" + (
+                        batched.get(name) or self._input_key(overrides[name])
+                    )
                 elif node.role in (NodeRole.INPUT, NodeRole.CONFIG):
                     keys[name] = (
-                        data.get(name) or self._input_key(values[name])
+                        batched.get(name) or self._input_key(values[name])
                         if name in values
                         else "absent"
                     )
@@ -220,8 +222,8 @@ class NodeCache:
                         if d.name in sources or d.name in values
                     }
                     sources[name] = run_function(node, kwargs)
-                    data = {"data": fingerprint_value(sources[name], memo_dir=self.path)}
-                    keys[name], parts[name] = self._function_key(graph, node, keys, engine, data)
+                    read = {"data": fingerprint_value(sources[name], memo_dir=self.path)}
+                    keys[name], parts[name] = self._function_key(graph, node, keys, engine, read)
                 else:
                     keys[name], parts[name] = self._function_key(graph, node, keys, engine)
             except UnfingerprintableError as exc:
