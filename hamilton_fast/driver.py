@@ -237,6 +237,8 @@ class Driver:
         names = self._final_names(final_vars)
         overrides = dict(overrides or {})
         inputs = dict(inputs or {})
+        if len(self._memo) > _MAX_MEMO_PER_NODE * len(self.graph.nodes):
+            self._memo.clear()  # traces under stamps that changed since: never asked again
         if self.cache is not None:
             values = self._check_request(names, inputs, overrides)
             plan = self.cache.prepare(self.graph, names, values, overrides, self.engine)
@@ -295,8 +297,6 @@ class Driver:
                     found.append((name, fn))
             functions = tuple(found)
             self._needed_functions[shape] = functions
-        if len(self._memo) > _MAX_MEMO_PER_NODE * len(self.graph.nodes):
-            self._memo.clear()  # traces under stamps that changed since: never asked again
         return {name: call_stamp(fn) for name, fn in functions}
 
     def _stamp_of(self, name: str) -> Hashable | None:

@@ -90,7 +90,11 @@ class _CodeFingerprinter(abc.ABC):
             return self._class(obj)
         if isinstance(obj, _BUILTIN_CALLABLES):
             module = _str_attribute(obj, "__module__") or type(obj).__module__
-            return _library_token(obj, module)
+            bound = getattr(obj, "__self__", None)
+            if bound is None or isinstance(bound, types.ModuleType):
+                return _library_token(obj, module)
+            # A method bound to a value (``RATES.get``, ``"{}_x".format``): the value counts.
+            return _combine(b"bound-builtin", _library_token(obj, module), self.value(bound))
         if isinstance(obj, types.CodeType):
             return _bytecode_digest(obj, None, self)
         module = type(obj).__module__

@@ -61,7 +61,11 @@ from hamilton_fast.cache.code import (
     _normalized_source,  # noqa: F401  (tests reach it here)
 )
 from hamilton_fast.cache.keys import node_key, node_key_parts
-from hamilton_fast.cache.libraries import _is_library_module, _library_token
+from hamilton_fast.cache.libraries import (
+    _is_library_module,
+    _is_library_module_name,
+    _library_token,
+)
 from hamilton_fast.cache.plans import (
     _bare_frame_scan,
     _decode_uint8_run,  # noqa: F401  (tests reach it here)
@@ -678,7 +682,11 @@ class _Fingerprinter(_CodeFingerprinter):
             payload = self.value(obj.value)
         except UnfingerprintableError:
             payload = b""
-        return _combine(b"enum", _text(_qualified(type(obj))), _text(obj.name), payload)
+        kind = type(obj)
+        if not self.code_aware or _is_library_module_name(kind.__module__):
+            return _combine(b"enum", _text(_qualified(kind)), _text(obj.name), payload)
+        # Read by code: the user's enum's methods (and what they read) count, as a class's do.
+        return _combine(b"user-enum", self._class(kind), _text(obj.name), payload)
 
     def _ndarray(self, arr: np.ndarray[Any, Any]) -> bytes:
         header = (_text(arr.dtype.str), _text(repr(arr.dtype.descr)), _text(repr(arr.shape)))

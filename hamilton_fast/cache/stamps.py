@@ -28,6 +28,7 @@ import functools
 import logging
 import sys
 import types
+import zoneinfo
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -50,9 +51,6 @@ _BY_REPR = (complex, decimal.Decimal, dt.date, dt.datetime, dt.time, dt.timedelt
 aware datetime equal to another in a different zone): they count by their repr."""
 _MAX_ITEMS = 1_000
 """Containers with more items than this are not stamped by content (too slow to redo per run)."""
-
-_IMMUTABLE_LIBRARY_VALUES = (pl.Expr, pl.DataType, range)
-"""Library objects without mutable state: they count as themselves."""
 
 
 _LIBRARY_NAMES: dict[str, tuple[object, bool]] = {}
@@ -84,6 +82,14 @@ class _Same:
         return id(self.obj)
 
 
+def _annotations(fn: types.FunctionType) -> Hashable:
+    """A function's annotations (part of its source, not of its code object)."""
+    found = fn.__annotations__
+    if not found:
+        return None
+    return tuple((k, v if type(v) is str else repr(v)) for k, v in found.items())
+
+
 class _Unstampable(Exception):
     """Raised inside the walk; :func:`call_stamp` turns it into None."""
 
@@ -97,15 +103,16 @@ def call_stamp(fn: Callable[..., Any]) -> Hashable | None:
     >>> call_stamp(f) == call_stamp(f)
     True
     """
-    if (
-        type(fn) is types.FunctionType
-        and not (fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ or fn.__dict__)
-        and not any(_reads(fn.__code__))
-        and not _is_library_name(fn.__module__)
-    ):
-        # A function that reads nothing but its arguments (the walk gives the same stamp).
-        return ("function", (fn.__code__, fn.__qualname__, None, None, None, None, None, ()))
     try:
+        if (
+            type(fn) is types.FunctionType
+            and not (fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ or fn.__dict__)
+            and not any(_reads(fn.__code__))
+            and not _is_library_name(fn.__module__)
+        ):
+            # A function that reads nothing but its arguments (the walk gives the same stamp).
+            parts = (fn.__code__, fn.__qualname__, _annotations(fn), None, None, None)
+            return ("function", (*parts, None, None, ()))
         return _Walk().stamp(fn)
     except (_Unstampable, RecursionError):
         return None
@@ -115,7 +122,7 @@ def call_stamp(fn: Callable[..., Any]) -> Hashable | None:
 
 class _Walk:
     def __init__(self) -> None:
-        self.active: set[int] = set()
+        self.seen: dict[int, int] = {}  # id of each function walked -> when it was met
         self.items = 0
 
     def stamp(self, obj: Any) -> Hashable:
@@ -125,6 +132,9 @@ class _Walk:
         if kind is float:
             return (float, obj.hex())  # -0.0 == 0.0, but 1 / -0.0 is -inf
         if kind in _BY_REPR:
+            zone = getattr(obj, "tzinfo", None)
+            if zone is not None and not isinstance(zone, (dt.timezone, zoneinfo.ZoneInfo)):
+                raise _Unstampable  # a time zone class of the user's may hold state
             return (kind, repr(obj))
         if kind is tuple or kind is list:
             self._count(len(obj))
@@ -155,11 +165,15 @@ class _Walk:
                 return ("class", _Same(obj))
             raise _Unstampable  # class attributes of user classes can be reassigned
         if isinstance(obj, enum.Enum):
-            return ("enum", _Same(obj))
+            if not _is_library_name(type(obj).__module__):
+                raise _Unstampable  # the user's enum: its methods may read anything
+            return ("enum", _Same(obj), self.stamp(obj.value))  # a value may be mutable
         if isinstance(obj, logging.Logger):  # logging does not change a result
             return ("logger", obj.name)
-        if isinstance(obj, _IMMUTABLE_LIBRARY_VALUES):
-            return ("immutable", _Same(obj))
+        if isinstance(obj, pl.DataType):  # attributes can be set: by repr, as fingerprinted
+            return ("dtype", type(obj), repr(obj))
+        if isinstance(obj, range):
+            return (range, obj.start, obj.stop, obj.step)
         module = type(obj).__module__
         if _is_library_name(module):
             params = getattr(type(obj), "__dataclass_params__", None)
@@ -184,15 +198,19 @@ class _Walk:
         defaults, kwdefaults, closure = fn.__defaults__, fn.__kwdefaults__, fn.__closure__
         if library and not (closure or defaults or kwdefaults):
             return ("function", _Same(fn))
-        marker = id(fn)
-        if marker in self.active:
-            return ("recursive", _Same(fn))
-        self.active.add(marker)
-        try:
-            attributes = fn.__dict__
-            parts: tuple[Hashable, ...] = (
+        # A function met again (a helper shared by helpers, a recursion) counts by when it
+        # was first met: the stamp stays linear in the code read, and equal across reimports.
+        ordinal = self.seen.get(id(fn))
+        if ordinal is not None:
+            return ("function met", ordinal)
+        self.seen[id(fn)] = len(self.seen)
+        attributes = fn.__dict__
+        return (
+            "function",
+            (
                 fn.__code__,
                 fn.__qualname__,
+                _annotations(fn),
                 None if defaults is None else self.stamp(defaults),
                 None if kwdefaults is None else self.stamp(kwdefaults),
                 None if closure is None else tuple(self._cell(cell) for cell in closure),
@@ -201,10 +219,8 @@ class _Walk:
                 else None,
                 self.stamp(attributes["__wrapped__"]) if "__wrapped__" in attributes else None,
                 None if library else self._globals(fn),
-            )
-            return ("function", parts)
-        finally:
-            self.active.discard(marker)
+            ),
+        )
 
     def _cell(self, cell: types.CellType) -> Hashable:
         try:

@@ -137,7 +137,9 @@ def run_function(node: Node, kwargs: Mapping[str, Any]) -> Any:
 
 def value_key(value: Any) -> Hashable:
     """A memo key for a Python value passed to a traced function, or None if it has none."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+    if isinstance(value, float):
+        return ("float", value.hex())  # -0.0 == 0.0, but x / -0.0 is -inf
+    if value is None or isinstance(value, (bool, int, str, bytes)):
         return (type(value).__name__, value)
     if isinstance(value, tuple):
         parts = [value_key(v) for v in value]
