@@ -87,7 +87,12 @@ def _annotations(fn: types.FunctionType) -> Hashable:
     found = fn.__annotations__
     if not found:
         return None
-    return tuple((k, v if type(v) is str else repr(v)) for k, v in found.items())
+    pairs = tuple(found.items())  # classes and typing forms compare by identity or value
+    try:
+        hash(pairs)
+    except TypeError:  # an annotation that is not hashable (``x: [int]``): by its repr
+        return tuple((k, repr(v)) for k, v in pairs)
+    return pairs
 
 
 class _Unstampable(Exception):
