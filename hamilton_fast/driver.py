@@ -248,7 +248,8 @@ class Driver:
                 values,
                 {**overrides, **plan.sources},
                 self._memo,
-                self._stamp_of,  # only nodes computed this run are traced: stamp those alone
+                # The stamps the cache took while keying; only traced nodes are asked.
+                lambda name: plan.stamps[name] if name in plan.stamps else self._stamp_of(name),
                 self.engine,
                 plan.cached,
             )

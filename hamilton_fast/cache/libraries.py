@@ -65,13 +65,25 @@ def _is_library_path(location: str) -> bool:
     return any(real.startswith(root) for root in _library_roots())
 
 
+_BY_NAME: dict[str, tuple[object, bool]] = {}
+"""Answers of :func:`_is_library_module_name`, with the module object each was given for (a
+reimport under the same name is asked again). Code fingerprints and call stamps ask per
+function, on every run."""
+
+
 def _is_library_module_name(name: str | None) -> bool:
     if not name:
         return False
     module = sys.modules.get(name)
+    known = _BY_NAME.get(name)
+    if known is not None and known[0] is module:
+        return known[1]
     if module is None:
-        return name in sys.builtin_module_names or name == "builtins"
-    return _is_library_module(module)
+        answer = name in sys.builtin_module_names or name == "builtins"
+    else:
+        answer = _is_library_module(module)
+    _BY_NAME[name] = (module, answer)
+    return answer
 
 
 @functools.cache

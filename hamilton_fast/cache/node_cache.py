@@ -79,6 +79,7 @@ class CachePlan:
     sources: dict[str, Any]  # frame-producing nodes called while keying (see prepare)
     overrides: frozenset[str] = frozenset()
     sizes: dict[str, int] = field(default_factory=dict)  # stored bytes of the hits
+    stamps: dict[str, Hashable | None] = field(default_factory=dict)  # taken while keying
 
 
 class NodeCache:
@@ -108,6 +109,7 @@ class NodeCache:
         self.default_behavior = default_behavior
         self._behaviors = dict(behaviors or {})
         self._code: dict[str, str] = {}  # this run's code fingerprints, by node
+        self._stamps: dict[str, Hashable | None] = {}  # this run's call stamps, by node
         self._last: dict[str, NodeStatus] = {}
         self._parts: dict[str, dict[str, str]] = {}
         self._writes: list[Future[Any]] = []
@@ -151,6 +153,7 @@ class NodeCache:
         fn = node.fn
         own = fn is not None and fn is node.origin
         stamp = call_stamp(fn) if fn is not None else None
+        self._stamps[node.name] = stamp  # the planner's trace memo reuses it
         memo_key = (own, stamp)  # a function fingerprints otherwise as a wrapper's field
         if stamp is not None:
             with _CODE_MEMO_LOCK:
@@ -192,6 +195,7 @@ class NodeCache:
         # Code fingerprints are taken afresh each run: a module constant, a mutable global or
         # a helper can be reassigned between two runs of one driver without any reimport.
         self._code.clear()
+        self._stamps = {}
         needed = graph.upstream(outputs, stop_at=overrides)
         keys: dict[str, str | None] = {}
         parts: dict[str, dict[str, str]] = {}
@@ -236,7 +240,16 @@ class NodeCache:
         cached, sizes = self._hits(graph, outputs, given, needed, keys)
         computed = graph.upstream(outputs, stop_at={*overrides, *cached}) - {*cached, *overrides}
         return CachePlan(
-            keys, parts, problems, cached, needed, computed, sources, frozenset(overrides), sizes
+            keys,
+            parts,
+            problems,
+            cached,
+            needed,
+            computed,
+            sources,
+            frozenset(overrides),
+            sizes,
+            self._stamps,
         )
 
     def _data_keys(

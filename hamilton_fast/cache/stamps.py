@@ -26,7 +26,6 @@ import decimal
 import enum
 import functools
 import logging
-import sys
 import types
 import zoneinfo
 from collections.abc import Callable, Hashable
@@ -51,20 +50,6 @@ _BY_REPR = (complex, decimal.Decimal, dt.date, dt.datetime, dt.time, dt.timedelt
 aware datetime equal to another in a different zone): they count by their repr."""
 _MAX_ITEMS = 1_000
 """Containers with more items than this are not stamped by content (too slow to redo per run)."""
-
-
-_LIBRARY_NAMES: dict[str, tuple[object, bool]] = {}
-"""Whether a module name is library code, by the module object it was answered for."""
-
-
-def _is_library_name(name: str) -> bool:
-    module = sys.modules.get(name)
-    known = _LIBRARY_NAMES.get(name)
-    if known is not None and known[0] is module:
-        return known[1]
-    answer = _is_library_module_name(name)
-    _LIBRARY_NAMES[name] = (module, answer)
-    return answer
 
 
 class _Same:
@@ -113,7 +98,7 @@ def call_stamp(fn: Callable[..., Any]) -> Hashable | None:
             type(fn) is types.FunctionType
             and not (fn.__closure__ or fn.__defaults__ or fn.__kwdefaults__ or fn.__dict__)
             and not any(_reads(fn.__code__))
-            and not _is_library_name(fn.__module__)
+            and not _is_library_module_name(fn.__module__)
         ):
             # A function that reads nothing but its arguments (the walk gives the same stamp).
             parts = (fn.__code__, fn.__qualname__, _annotations(fn), None, None, None)
@@ -166,11 +151,11 @@ class _Walk:
                 return ("callable", _Same(obj))
             return ("method", obj.__name__, self.stamp(bound))  # ``LOOKUP = {...}.get``
         if isinstance(obj, type):
-            if _is_library_name(obj.__module__):
+            if _is_library_module_name(obj.__module__):
                 return ("class", _Same(obj))
             raise _Unstampable  # class attributes of user classes can be reassigned
         if isinstance(obj, enum.Enum):
-            if not _is_library_name(type(obj).__module__):
+            if not _is_library_module_name(type(obj).__module__):
                 raise _Unstampable  # the user's enum: its methods may read anything
             return ("enum", _Same(obj), self.stamp(obj.value))  # a value may be mutable
         if isinstance(obj, logging.Logger):  # logging does not change a result
@@ -180,7 +165,7 @@ class _Walk:
         if isinstance(obj, range):
             return (range, obj.start, obj.stop, obj.step)
         module = type(obj).__module__
-        if _is_library_name(module):
+        if _is_library_module_name(module):
             params = getattr(type(obj), "__dataclass_params__", None)
             if params is not None and params.frozen:
                 # hamilton_fast's node wrappers (a bound function, an extracted field): their
@@ -199,7 +184,7 @@ class _Walk:
     def _function(self, fn: types.FunctionType) -> Hashable:
         # The common node function has no defaults, closure or decorator specs: the checks
         # below skip what is absent (the driver stamps every needed function on every run).
-        library = _is_library_name(fn.__module__)
+        library = _is_library_module_name(fn.__module__)
         defaults, kwdefaults, closure = fn.__defaults__, fn.__kwdefaults__, fn.__closure__
         if library and not (closure or defaults or kwdefaults):
             return ("function", _Same(fn))
