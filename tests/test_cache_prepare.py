@@ -154,3 +154,44 @@ def test_an_input_named_data_after_a_loader_keys_by_its_own_values(tmp_path):
             run_cached(modules, tmp_path / "cache", ["aggregate"], inputs)  # checks vs uncached
     finally:
         project.close()
+
+
+def test_a_rerun_takes_logical_digests_of_inputs_from_the_memo(project, tmp_path, monkeypatch):
+    """Inputs with nulls: the first run fills their null slots to hash them and remembers the
+    result under the raw bytes' digest; a rerun (a new driver, as in a new process) finds it
+    there and fills nothing. Other bytes under the nulls still hit; another value does not."""
+    modules = project.load()
+    inputs = big_inputs()
+    outputs = ["total", "ratio"]
+    cold, _ = run_cached(modules, tmp_path / "c", outputs, inputs, adapter=DICT_RESULT)
+    fills: list[int] = []
+    real_fill = fp_module._Unfilled.fill
+
+    def counting_fill(self):
+        fills.append(1)
+        return real_fill(self)
+
+    monkeypatch.setattr(fp_module._Unfilled, "fill", counting_fill)
+    warm, result = run_cached(modules, tmp_path / "c", outputs, inputs, adapter=DICT_RESULT)
+    assert fills == []
+    assert {n: s.status for n, s in warm.cache.last_run.items() if n in outputs} == {
+        "total": "hit",
+        "ratio": "hit",
+    }
+    a = inputs["a"]
+    assert isinstance(a, pl.Series)
+    assert a.null_count() > 0
+    nulls = np.flatnonzero(a.is_null().to_numpy())
+    garbage = a.fill_null(123.0).scatter(nulls, None)  # other bytes under the same nulls
+    again, _ = run_cached(
+        modules, tmp_path / "c", outputs, {**inputs, "a": garbage}, adapter=DICT_RESULT
+    )
+    assert fills == [1]  # a new raw digest: filled once
+    assert again.cache.last_run["total"].status == "hit"
+    edited = a.clone().scatter(int(np.flatnonzero(a.is_not_null().to_numpy())[0]), 1e6)
+    changed, got = run_cached(
+        modules, tmp_path / "c", outputs, {**inputs, "a": edited}, adapter=DICT_RESULT
+    )
+    assert changed.cache.last_run["total"].status == "computed"
+    assert got["total"].equals(edited + inputs["b"] * 3.0)
+    assert result["total"].equals(a + inputs["b"] * 3.0)

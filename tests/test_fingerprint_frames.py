@@ -332,11 +332,11 @@ def test_threads_give_the_serial_digest(monkeypatch: pytest.MonkeyPatch) -> None
     frame = mixed_frame(20_000)
     serial = fingerprint_frame(frame)
     workers: set[str] = set()
-    real: Callable[[pl.Series], bytes] = fp._column_digest
+    real: Callable[..., Any] = fp._column_digest
 
-    def recording(series: pl.Series) -> bytes:
+    def recording(series: pl.Series, defer: bool = False) -> Any:
         workers.add(threading.current_thread().name)
-        return real(series)
+        return real(series, defer)
 
     monkeypatch.setattr(fp, "_column_digest", recording)
     monkeypatch.setattr(fp, "_PARALLEL_BYTES", 0)
@@ -382,6 +382,100 @@ def test_big_frames_use_threads_only_for_big_columns(monkeypatch: pytest.MonkeyP
     assert fingerprint_frame(frame) == threaded
     monkeypatch.setattr(fp, "_PARALLEL_BYTES", 1 << 40)
     assert fingerprint_frame(frame) == threaded
+
+
+# --------------------------------------------------------------------------------------------
+# The memo of logical digests under raw ones
+
+
+class DictMemo:
+    """A ValuesMemo in a dict, counting what it is asked."""
+
+    def __init__(self) -> None:
+        self.records: dict[bytes, bytes] = {}
+        self.gets = 0
+
+    def get(self, raw: bytes) -> bytes | None:
+        self.gets += 1
+        return self.records.get(raw)
+
+    def put(self, raw: bytes, digest: bytes) -> None:
+        self.records[raw] = digest
+
+
+def dirty_frame(rows: int, garbage: int | None) -> pl.DataFrame:
+    """Columns of several kinds with nulls and ``garbage`` under them, one without nulls."""
+    rng = np.random.default_rng(11)
+    values = rng.integers(0, 10_000, rows)
+    valid = rng.random(rows) >= 0.05
+    columns = [column(kind, values, valid, garbage).rename(kind) for kind in sorted(KINDS)]
+    return pl.DataFrame([*columns, pl.Series("full", values)])
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_memo_gives_the_digest_without_it(monkeypatch: pytest.MonkeyPatch, threads: bool) -> None:
+    if threads:
+        monkeypatch.setattr(fp, "_PARALLEL_BYTES", 0)
+        monkeypatch.setattr(fp, "_PARALLEL_COLUMN_BYTES", 0)
+        monkeypatch.setattr(fp, "_usable_cores", lambda: 2)
+    frame = dirty_frame(5_000, garbage=1)
+    expected = fingerprint_frame(dirty_frame(5_000, garbage=None))
+    memo = DictMemo()
+    assert fingerprint_frame(frame, memo) == expected  # learns
+    assert len(memo.records) == len(KINDS)  # the columns with nulls, and only those
+    assert fingerprint_frame(frame, memo) == expected  # knows
+    assert fp.fingerprint_frames([frame, frame["f64"]], memo) == [
+        expected,
+        fingerprint_frame(frame["f64"]),
+    ]
+    # Other bytes under the nulls: other raw digests, the same logical ones.
+    assert fingerprint_frame(dirty_frame(5_000, garbage=2), memo) == expected
+    assert len(memo.records) == 2 * len(KINDS)
+    assert set(memo.records.values()) == {fp._fixed_width_digests(frame[kind])[1] for kind in KINDS}
+
+
+def test_memo_spares_the_fill_and_not_the_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = np.arange(1_000, dtype=np.float64)
+    valid = np.ones(1_000, dtype=bool)
+    valid[::7] = False
+    series = column("f64", values, valid, garbage=3)
+    memo = DictMemo()
+    before = fingerprint_frame(series, memo)
+
+    def no_fill(self: Any) -> bytes:
+        raise AssertionError("filled a column the memo knows")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fp._Unfilled, "fill", no_fill)
+        assert fingerprint_frame(series, memo) == before
+    # A value changed in place (a Series over a NumPy array shares its memory), in a valid
+    # slot: a new digest; under a null: the same one.
+    shared = np.where(valid, values, 0.0)
+    series = pl.Series("x", shared).scatter(np.flatnonzero(~valid), None)
+    assert fingerprint_frame(series, memo) == before
+    changed = series.to_numpy().copy()
+    changed[1] += 1.0
+    edited = pl.Series("x", changed).scatter(np.flatnonzero(~valid), None)
+    assert fingerprint_frame(edited, memo) == fingerprint_frame(edited) != before
+
+
+def test_disk_memo_is_shared_and_checked(tmp_path: Path) -> None:
+    frame = dirty_frame(3_000, garbage=4)
+    expected = fingerprint_frame(frame)
+    first = fp.DiskValuesMemo(tmp_path)
+    assert fingerprint_frame(frame, first) == expected
+    raw = fp._column_digest(frame["f64"], defer=True)
+    assert isinstance(raw, fp._Unfilled)
+    stored = fp.DiskValuesMemo(tmp_path).get(raw.raw)
+    assert stored == fp._fixed_width_digests(frame["f64"])[1]
+    # A damaged record is not used (and the answer is still right).
+    key = "values:" + raw.raw.hex()
+    record = fp._file_memo(tmp_path).get(key)
+    fp._file_memo(tmp_path).set(key, bytes([record[0] ^ 1]) + record[1:])
+    assert fp.DiskValuesMemo(tmp_path).get(raw.raw) is None
+    assert fingerprint_frame(frame, fp.DiskValuesMemo(tmp_path)) == expected
+    fp._file_memo(tmp_path).set(key, b"short")
+    assert fp.DiskValuesMemo(tmp_path).get(raw.raw) is None
 
 
 PROBE = """

@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -74,7 +74,9 @@ from hamilton_fast.cache.plans import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "DiskValuesMemo",
     "UnfingerprintableError",
+    "ValuesMemo",
     "fingerprint_file",
     "fingerprint_frame",
     "fingerprint_frames",
@@ -94,35 +96,52 @@ _FAST_INTEGERS = frozenset(
 )
 
 
-def fingerprint_frame(value: pl.DataFrame | pl.Series) -> str:
+class ValuesMemo(Protocol):
+    """Where a column's logical values digest is remembered under its raw one (see
+    :func:`fingerprint_frame`). Called from several threads at once."""
+
+    def get(self, raw: bytes) -> bytes | None: ...
+
+    def put(self, raw: bytes, digest: bytes) -> None: ...
+
+
+def fingerprint_frame(value: pl.DataFrame | pl.Series, memo: ValuesMemo | None = None) -> str:
     """Fingerprint of a frame's or series' content: names, dtypes, row count and values.
 
     Values are hashed logically (slice offsets, chunking and the bytes behind null slots do not
     matter); numeric columns without nulls hash their data buffers directly, at memory speed.
     Floats compare bitwise, so ``0.0`` and ``-0.0`` differ.
 
+    A numeric column with nulls must count the bytes under its null slots as zeros, which
+    takes a filled copy (about twice the time of hashing the buffer as it is). With ``memo``,
+    the digest of the buffer as it is (with the null bitmap) is looked up first: equal raw
+    bytes and bitmaps mean equal logical values, so the logical digest found under it is
+    exact, and the same column seen again (a rerun) skips the copy.
+
     >>> import polars as pl
     >>> s = pl.concat([pl.Series("x", [1.0]), pl.Series("x", [2.0])], rechunk=False)
     >>> fingerprint_frame(s) == fingerprint_frame(pl.Series("x", [1.0, 2.0]))
     True
     """
-    return _frame_digest(value).hex()
+    return _frame_digest(value, memo).hex()
 
 
-def fingerprint_frames(values: Sequence[pl.DataFrame | pl.Series]) -> list[str]:
+def fingerprint_frames(
+    values: Sequence[pl.DataFrame | pl.Series], memo: ValuesMemo | None = None
+) -> list[str]:
     """:func:`fingerprint_frame` of each value, their columns hashed together: a request's
     inputs are often many Series, each too small to be worth threads alone."""
     columns: list[pl.Series] = []
     for value in values:
         columns.extend([value] if isinstance(value, pl.Series) else value.get_columns())
     size = sum(int(value.estimated_size()) for value in values)
-    digests = iter(_column_digests(columns, size))
+    digests = iter(_column_digests(columns, size, memo))
     return [_framed(value, digests).hex() for value in values]
 
 
-def _frame_digest(value: pl.DataFrame | pl.Series) -> bytes:
+def _frame_digest(value: pl.DataFrame | pl.Series, memo: ValuesMemo | None = None) -> bytes:
     columns = [value] if isinstance(value, pl.Series) else value.get_columns()
-    return _framed(value, iter(_column_digests(columns, int(value.estimated_size()))))
+    return _framed(value, iter(_column_digests(columns, int(value.estimated_size()), memo)))
 
 
 def _framed(value: pl.DataFrame | pl.Series, digests: Iterator[bytes]) -> bytes:
@@ -149,23 +168,74 @@ _MAX_THREADS = 2
 """Beyond two threads, hashing is limited by memory bandwidth, not by cores."""
 
 
-def _column_digests(columns: list[pl.Series], size: int) -> list[bytes]:
+def _column_digests(
+    columns: list[pl.Series], size: int, memo: ValuesMemo | None = None
+) -> list[bytes]:
     """Each column's digest, big frames' on several threads.
 
     Each digest depends on its column alone, so the result does not depend on the threads,
-    and the first failing column's error is the one raised.
+    and the first failing column's error is the one raised. With ``memo``, a first pass hashes
+    the buffers of columns with nulls as they are; ``memo`` is asked for those (on this
+    thread only) and a second pass fills the null slots of the ones it does not know.
     """
     big = size >= _PARALLEL_BYTES and size >= len(columns) * _PARALLEL_COLUMN_BYTES
     threads = min(len(columns), _MAX_THREADS, _usable_cores()) if big else 1
+    digest = functools.partial(_column_digest, defer=memo is not None)
     if threads < 2:
-        return [_column_digest(column) for column in columns]
+        return _finish_unfilled([digest(column) for column in columns], memo, _serially)
     # A pool per call, not a module-level one: nothing to go stale in a forked child.
     with ThreadPoolExecutor(threads, thread_name_prefix="hf-fingerprint") as pool:
         try:
-            digests = pool.map(_column_digest, columns)  # submits every column first
+            found = list(pool.map(digest, columns))  # submits every column first
         except RuntimeError:  # at interpreter exit (an atexit hook) no new threads start
-            return [_column_digest(column) for column in columns]
-        return list(digests)
+            return _finish_unfilled([digest(column) for column in columns], memo, _serially)
+        return _finish_unfilled(found, memo, lambda todo: list(pool.map(_Unfilled.fill, todo)))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unfilled:
+    """A fixed-width column with nulls, its values digest not taken yet: the bytes under its
+    null slots must count as zeros, which takes a filled copy. ``raw`` digests the buffers as
+    they are, with the null bitmap: equal ``raw`` means equal logical values."""
+
+    header: tuple[bytes, ...]
+    arrays: list[Any]
+    nulls: bytes
+    raw: bytes
+
+    def fill(self) -> bytes:
+        return _values_digest(self.arrays, fill=True)
+
+    def digest(self, values: bytes) -> bytes:
+        return _combine(b"col-fixed", *self.header, self.nulls, values)
+
+
+def _serially(todo: list[_Unfilled]) -> list[bytes]:
+    return [column.fill() for column in todo]
+
+
+def _finish_unfilled(
+    found: list[bytes | _Unfilled],
+    memo: ValuesMemo | None,
+    fill: Callable[[list[_Unfilled]], list[bytes]],
+) -> list[bytes]:
+    """``found`` with each :class:`_Unfilled` column's digest, its values digest from ``memo``
+    or else filled (and then remembered)."""
+    known: dict[int, bytes] = {}  # by position in `found`
+    todo: list[tuple[int, _Unfilled]] = []
+    for i, column in enumerate(found):
+        if isinstance(column, _Unfilled):
+            values = memo.get(column.raw) if memo is not None else None
+            if values is None:
+                todo.append((i, column))
+            else:
+                known[i] = values
+    if todo:
+        for (i, column), values in zip(todo, fill([c for _, c in todo]), strict=True):
+            known[i] = values
+            if memo is not None:
+                memo.put(column.raw, values)
+    return [c if isinstance(c, bytes) else c.digest(known[i]) for i, c in enumerate(found)]
 
 
 def _usable_cores() -> int:
@@ -174,11 +244,18 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _column_digest(series: pl.Series) -> bytes:
+def _column_digest(series: pl.Series, defer: bool = False) -> bytes | _Unfilled:
+    """A column's digest; with ``defer``, a fixed-width column with nulls comes back as an
+    :class:`_Unfilled` to be finished by :func:`_finish_unfilled`."""
     dtype = series.dtype
     _refuse_objects(dtype, series.name)
     header = (_text(str(dtype)), _int(series.len()), _int(series.null_count()))
     if _has_fast_path(dtype):
+        if defer and series.null_count():
+            arrays = _arrays(series)
+            nulls = _null_bitmap_digest(arrays)
+            raw = _values_digest(arrays)  # the bytes under null slots as they are
+            return _Unfilled(header, arrays, nulls, _combine(b"raw-values", *header, nulls, raw))
         return _combine(b"col-fixed", *header, *_fixed_width_digests(series))
     if dtype in (pl.Int128, pl.UInt128):  # Arrow has no 128-bit integers: hash the digits.
         series = series.cast(pl.String)
@@ -195,29 +272,41 @@ _UNSIGNED = {1: pa.uint8(), 2: pa.uint16(), 4: pa.uint32(), 8: pa.uint64()}
 def _fixed_width_digests(series: pl.Series) -> tuple[bytes, bytes]:
     """Digests of a numeric or temporal column's nulls (its null bitmap) and of its values,
     straight off the Arrow buffers; the bytes under null slots are arbitrary, so they count
-    as zeros.
+    as zeros."""
+    arrays = _arrays(series)
+    if not series.null_count():
+        return b"", _values_digest(arrays)
+    return _null_bitmap_digest(arrays), _values_digest(arrays, fill=True)
+
+
+def _arrays(series: pl.Series) -> list[Any]:
+    if series.n_chunks() > 1:
+        return [chunk.to_arrow() for chunk in series.get_chunks()]
+    return [series.to_arrow()]
+
+
+def _values_digest(arrays: list[Any], fill: bool = False) -> bytes:
+    """xxh3 of fixed-width arrays' value bytes, row after row; with ``fill``, the bytes under
+    null slots (arbitrary) as zeros, which takes a filled copy of pieces with nulls.
 
     ``to_arrow`` exposes the physical buffers without ``to_physical`` (an expression that
     costs more than hashing a short column), and a slice as a buffer offset. Each step is one
     Arrow or xxhash call that releases the GIL, so columns hash well side by side on threads.
     """
     values = xxhash.xxh3_128()
-    chunks = [c.to_arrow() for c in series.get_chunks()] if series.n_chunks() > 1 else None
-    arrays = chunks if chunks is not None else [series.to_arrow()]
     for arr in arrays:
         width = arr.type.bit_width // 8
-        for first in range(0, len(arr), _PIECE_ROWS):
-            piece = arr.slice(first, _PIECE_ROWS) if len(arr) > _PIECE_ROWS else arr
-            if piece.null_count:
+        step = _PIECE_ROWS if fill else max(len(arr), 1)
+        for first in range(0, len(arr), step):
+            piece = arr.slice(first, step) if len(arr) > step else arr
+            if fill and piece.null_count:
                 # As unsigned integers of the same width, so every type fills with zero bits.
                 piece = pc.fill_null(piece.view(_UNSIGNED[width]), 0)
             data = np.frombuffer(
                 piece.buffers()[1], f"<u{width}", count=len(piece), offset=piece.offset * width
             )
             values.update(data.data)
-    if not series.null_count():
-        return b"", values.digest()
-    return _null_bitmap_digest(arrays), values.digest()
+    return values.digest()
 
 
 def _null_bitmap_digest(arrays: list[Any]) -> bytes:
@@ -438,6 +527,30 @@ def _file_memo(memo_dir: Path | None) -> Any:
             memo = diskcache.Cache(key[1], eviction_policy="none", statistics=False)
             _OPEN_MEMOS[key] = memo
     return memo
+
+
+_VALUES_MEMO_SECONDS = 30 * 86400.0
+
+
+class DiskValuesMemo:
+    """A :class:`ValuesMemo` kept beside the file fingerprints under ``memo_dir`` (a small
+    diskcache shared by processes), so a rerun in a new process also skips filling the null
+    slots of inputs it has seen. Each record carries a checksum (a damaged one is not used)
+    and expires 30 days after it was written."""
+
+    def __init__(self, memo_dir: Path) -> None:
+        self._memo = _file_memo(memo_dir)
+
+    def get(self, raw: bytes) -> bytes | None:
+        record = self._memo.get("values:" + raw.hex())
+        if not isinstance(record, bytes) or len(record) != 24:
+            return None
+        digest, check = record[:16], record[16:]
+        return digest if xxhash.xxh64_digest(raw + digest) == check else None
+
+    def put(self, raw: bytes, digest: bytes) -> None:
+        check = xxhash.xxh64_digest(raw + digest)
+        self._memo.set("values:" + raw.hex(), digest + check, expire=_VALUES_MEMO_SECONDS)
 
 
 # --------------------------------------------------------------------------------------------

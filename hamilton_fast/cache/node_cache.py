@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from hamilton_fast.cache.fingerprint import (
+    DiskValuesMemo,
     UnfingerprintableError,
     fingerprint_frame,
     fingerprint_frames,
@@ -106,6 +107,7 @@ class NodeCache:
         self.path = Path(path)
         self.store = CacheStore(self.path, verify=verify)
         self.store.open()  # at build: a bad directory fails early, and runs skip ~3 ms
+        self._values_memo = DiskValuesMemo(self.path)  # opened now too, for the same reason
         self.default_behavior = default_behavior
         self._behaviors = dict(behaviors or {})
         self._code: dict[str, str] = {}  # this run's code fingerprints, by node
@@ -173,7 +175,7 @@ class NodeCache:
 
     def _input_key(self, value: Any) -> str:
         if isinstance(value, (pl.DataFrame, pl.Series)):
-            return fingerprint_frame(value)
+            return fingerprint_frame(value, self._values_memo)
         if isinstance(value, pl.LazyFrame):
             return fingerprint_lazyframe(value, memo_dir=self.path)
         return fingerprint_value(value, memo_dir=self.path)
@@ -276,7 +278,9 @@ class NodeCache:
         if len(named) < 2:
             return {}
         try:
-            return dict(zip(named, fingerprint_frames(list(named.values())), strict=True))
+            return dict(
+                zip(named, fingerprint_frames(list(named.values()), self._values_memo), strict=True)
+            )
         except UnfingerprintableError:
             return {}
 
