@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -476,6 +477,21 @@ def test_disk_memo_is_shared_and_checked(tmp_path: Path) -> None:
     assert fingerprint_frame(frame, fp.DiskValuesMemo(tmp_path)) == expected
     fp._file_memo(tmp_path).set(key, b"short")
     assert fp.DiskValuesMemo(tmp_path).get(raw.raw) is None
+
+
+def test_a_broken_disk_memo_costs_only_the_fill(tmp_path: Path) -> None:
+    frame = dirty_frame(3_000, garbage=5)
+    memo = fp.DiskValuesMemo(tmp_path)
+
+    class Broken:
+        def get(self, key: str) -> Any:
+            raise sqlite3.OperationalError("database is locked")
+
+        def set(self, key: str, value: Any, expire: float) -> None:
+            raise OSError(28, "No space left on device")
+
+    memo._memo = Broken()
+    assert fingerprint_frame(frame, memo) == fingerprint_frame(frame)
 
 
 PROBE = """

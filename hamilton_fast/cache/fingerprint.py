@@ -22,6 +22,7 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import decimal
@@ -31,6 +32,7 @@ import glob
 import os
 import pathlib
 import re
+import sqlite3
 import threading
 import time
 import types
@@ -542,7 +544,10 @@ class DiskValuesMemo:
         self._memo = _file_memo(memo_dir)
 
     def get(self, raw: bytes) -> bytes | None:
-        record = self._memo.get("values:" + raw.hex())
+        try:
+            record = self._memo.get("values:" + raw.hex())
+        except (OSError, sqlite3.Error):  # a memo that cannot be read only costs a fill
+            return None
         if not isinstance(record, bytes) or len(record) != 24:
             return None
         digest, check = record[:16], record[16:]
@@ -550,7 +555,8 @@ class DiskValuesMemo:
 
     def put(self, raw: bytes, digest: bytes) -> None:
         check = xxhash.xxh64_digest(raw + digest)
-        self._memo.set("values:" + raw.hex(), digest + check, expire=_VALUES_MEMO_SECONDS)
+        with contextlib.suppress(OSError, sqlite3.Error):  # nor one that cannot be written
+            self._memo.set("values:" + raw.hex(), digest + check, expire=_VALUES_MEMO_SECONDS)
 
 
 # --------------------------------------------------------------------------------------------
