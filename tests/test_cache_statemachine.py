@@ -32,6 +32,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+import hamilton_fast.cache.code as code_module
+import hamilton_fast.cache.fingerprint as fingerprint_module
+from hamilton_fast.cache import node_cache
 from tests.cache_modules import DICT_RESULT, Project, run_cached
 
 HELPERS = """
@@ -232,6 +235,19 @@ class CacheMachine(RuleBasedStateMachine):
     def change_config(self, mode: str) -> None:
         self.state["mode"] = mode
 
+    @rule()
+    def start_a_new_process(self) -> None:
+        """Forget what this process remembers (parsed files, code fingerprints, file
+        fingerprints): from now on, only the cache directory's memos speak, as they do to a
+        rerun in a new process."""
+        code_module._SOURCE_FILES.clear()
+        with code_module._SOURCE_MEMO_LOCK:
+            code_module._SOURCE_MEMO.clear()
+        node_cache._CODE_MEMO.clear()
+        with fingerprint_module._MEMO_LOCK:
+            fingerprint_module._PROCESS_FILE_MEMO.clear()
+        STATS["new processes"] = STATS.get("new processes", 0) + 1
+
     @rule(
         outputs=st.lists(st.sampled_from(OUTPUTS), min_size=1, max_size=len(OUTPUTS), unique=True),
         as_dict=st.booleans(),
@@ -321,6 +337,7 @@ def test_cache_state_machine(monkeypatch):
     assert stats["runs"] >= 300
     assert stats["hit"] >= 100
     assert stats["computed"] >= 100
+    assert stats["new processes"] >= 10
 
 
 @pytest.mark.slow

@@ -419,3 +419,159 @@ def test_threads_share_the_memo(project: Project, monkeypatch: pytest.MonkeyPatc
         results = list(pool.map(lambda item: (item[0], fingerprint_function(item[1])), functions))
     for name, digest in results:
         assert digest == expected[name]
+
+
+# --------------------------------------------------------------------------------------------
+# File versions remembered for other processes (in the cache directory's memo)
+
+
+def fingerprints_with_memo(module: types.ModuleType, memo_dir: Path) -> dict[str, str]:
+    return {
+        name: fingerprint_function(fn, memo_dir=memo_dir)
+        for name, fn in node_functions(module).items()
+    }
+
+
+def as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Forget every parsed file (as a new process starts) and count the parses from now on."""
+    monkeypatch.setattr(
+        code_module,
+        "_SOURCE_FILES",
+        code_module._SourceFiles(max_files=256, max_bytes=64 << 20, max_stamps=4096),
+    )
+    parses: Counter[str] = Counter()
+    original = code_module._load_source_file
+
+    def counting(filename: str, data: bytes) -> code_module._SourceFile:
+        parses[Path(filename).name] += 1
+        return original(filename, data)
+
+    monkeypatch.setattr(code_module, "_load_source_file", counting)
+    return parses
+
+
+def test_a_new_process_takes_a_parsed_file_from_the_memo(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = project.load_nodes()
+    expected = fingerprints(module)  # no memo directory: parsed here, as always
+    memo_dir = tmp_path / "memo"
+    with monkeypatch.context() as patch:
+        first = as_a_new_process(patch)
+        assert fingerprints_with_memo(module, memo_dir) == expected
+        assert first["nodes.py"] == 1  # parsed, then remembered
+    with monkeypatch.context() as patch:
+        second = as_a_new_process(patch)
+        assert fingerprints_with_memo(module, memo_dir) == expected
+        assert second["nodes.py"] == 0  # taken from the memo
+        assert fingerprints_with_memo(module, memo_dir) == expected  # and again, by `==`
+        assert code_module._normalized_source(module.plain.__code__) is not None
+
+
+def test_a_remembered_version_never_vouches_for_other_running_code(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is edited after the import: the memo knows the new version (another process
+    imported it) but the running functions are the old ones, which must keep their own
+    fingerprints (by snippet or bytecode), exactly as without the memo."""
+    memo_dir = tmp_path / "memo"
+    old = project.load_nodes()
+    edited_source = project.nodes_source().replace("+ FACTOR", "- FACTOR").replace(
+        "return x + 1\n", "return x + 2\n"
+    )
+    new = project.load_nodes(edited_source, fresh_bytecode=True)
+    with monkeypatch.context() as patch:
+        as_a_new_process(patch)
+        fingerprints_with_memo(new, memo_dir)  # remembers the new version
+    with monkeypatch.context() as patch:
+        as_a_new_process(patch)
+        without_memo = fingerprints(old)
+    with monkeypatch.context() as patch:
+        parses = as_a_new_process(patch)
+        with_memo = fingerprints_with_memo(old, memo_dir)
+        assert parses["nodes.py"] == 0  # the memo answered, and refused the old code
+    assert with_memo == without_memo
+    assert with_memo["plain"] != fingerprints(new)["plain"]
+    assert with_memo["decorated"] != fingerprints(new)["decorated"]
+
+
+def test_a_damaged_record_is_parsed_again(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import diskcache  # type: ignore[import-untyped]
+
+    module = project.load_nodes()
+    expected = fingerprints(module)
+    memo_dir = tmp_path / "memo"
+    with monkeypatch.context() as patch:
+        as_a_new_process(patch)
+        fingerprints_with_memo(module, memo_dir)
+    with diskcache.Cache(str(memo_dir)) as memo:
+        keys = [k for k in memo if isinstance(k, str) and k.startswith("source:")]
+        assert keys
+        for key in keys:
+            record = memo.get(key)
+            memo.set(key, record.replace('"plain"', '"plainer"'))  # the checksum no longer fits
+    with monkeypatch.context() as patch:
+        parses = as_a_new_process(patch)
+        assert fingerprints_with_memo(module, memo_dir) == expected
+        assert parses["nodes.py"] == 1
+
+
+CODE_DIGEST_CASES = {
+    "int vs float": ("def f(x):\n    return x + 1\n", "def f(x):\n    return x + 1.0\n"),
+    "int vs bool": ("def f(x):\n    return x + 1\n", "def f(x):\n    return x + True\n"),
+    "zero signs": ("def f(x):\n    return x + 0.0\n", "def f(x):\n    return x + -0.0\n"),
+    "set member": (
+        "def f(x):\n    return x in {1, 2}\n",
+        "def f(x):\n    return x in {1, 3}\n",
+    ),
+    "nested body": (
+        "def f(x):\n    def g(y):\n        return y * 2\n    return g(x)\n",
+        "def f(x):\n    def g(y):\n        return y * 3\n    return g(x)\n",
+    ),
+    "global name": ("def f(x):\n    return x + A\n", "def f(x):\n    return x + B\n"),
+    "operator": ("def f(x):\n    return x + 2\n", "def f(x):\n    return x * 2\n"),
+}
+
+
+def compiled_function(source: str) -> types.CodeType:
+    module = compile(source, "<digest test>", "exec")
+    return next(c for c in module.co_consts if isinstance(c, types.CodeType))
+
+
+@pytest.mark.parametrize("case", sorted(CODE_DIGEST_CASES))
+def test_code_digest_tells_behaviours_apart(case: str) -> None:
+    one, other = CODE_DIGEST_CASES[case]
+    digest = code_module._code_digest(compiled_function(one))
+    assert digest is not None
+    assert digest == code_module._code_digest(compiled_function(one))
+    assert digest != code_module._code_digest(compiled_function(other))
+    # Line numbers and comments do not count: the same code further down.
+    moved = "\n\n# a comment\n" + one
+    assert code_module._code_digest(compiled_function(moved)) == digest
+
+
+def test_code_digest_of_set_constants_ignores_the_hash_seed() -> None:
+    source = "def f(x):\n    return x in {'a', 'b', 'c', 'd', 'e', 'f', 'g'}\n"
+    script = (
+        "import types, sys\n"
+        "import hamilton_fast.cache.code as c\n"
+        f"m = compile({source!r}, '<t>', 'exec')\n"
+        "f = next(k for k in m.co_consts if isinstance(k, types.CodeType))\n"
+        "print(c._code_digest(f).hex())\n"
+    )
+    import subprocess
+
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1

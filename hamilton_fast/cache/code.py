@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import ast
 import builtins
+import contextlib
 import dataclasses
 import dis
 import enum
@@ -20,8 +21,10 @@ import functools
 import importlib
 import importlib.util
 import inspect
+import json
 import logging
 import os
+import sqlite3
 import stat
 import sys
 import textwrap
@@ -34,7 +37,14 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from hamilton_fast.cache.canonical import _HINT, UnfingerprintableError, _combine, _int, _text
+from hamilton_fast.cache.canonical import (
+    _HINT,
+    FORMAT_VERSION,
+    UnfingerprintableError,
+    _combine,
+    _int,
+    _text,
+)
 from hamilton_fast.cache.libraries import (
     _BUILTIN_CALLABLES,
     _is_library_module,
@@ -64,6 +74,11 @@ class _CodeFingerprinter(abc.ABC):
     @abc.abstractmethod
     def _module(self, module: types.ModuleType) -> bytes:
         """Digest of a module used as a value."""
+
+    def _definitions_memo(self) -> Any:
+        """A store shared by processes (``get``/``set`` of str keys, as diskcache's) where
+        the digests of a source file's definitions are kept per file version, or None."""
+        return None
 
     def _code_object(self, obj: Any) -> bytes | None:
         """Digest of functions, classes, modules and the like; None when ``obj`` is none."""
@@ -433,7 +448,7 @@ def _walk_code(code: types.CodeType) -> Iterator[types.CodeType]:
 
 def _source_or_bytecode(fn: types.FunctionType, fp: _CodeFingerprinter) -> bytes:
     code = fn.__code__
-    found = _definition(code)
+    found = _definition(code, fp._definitions_memo())
     if found is not None:
         return found[2]  # _combine(b"ast", dump), computed once per file version
     normalized = _snippet_source(code)
@@ -451,24 +466,38 @@ def _normalized_source(code: types.CodeType) -> bytes | None:
     a lambda, source that is not a file) takes the snippet path, :func:`_snippet_source`.
     """
     found = _definition(code)
-    return found[1] if found is not None else _snippet_source(code)
+    return found[1] if found is not None and found[1] else _snippet_source(code)
 
 
-def _definition(code: types.CodeType) -> _Definition | None:
-    """The definition of ``code`` in the current version of its file, if it compiles to it."""
+def _definition(code: types.CodeType, memo: Any = None) -> _Definition | None:
+    """The definition of ``code`` in the current version of its file, if it compiles to it.
+
+    With ``memo`` (see :meth:`_CodeFingerprinter._definitions_memo`), a file version another
+    process parsed is not parsed again: its definitions come back as digests only, and the
+    running code is compared with the parsed one by :func:`_code_digest` instead of ``==``.
+    """
     if code.co_name == "<lambda>":  # lambdas share lines and need not be statements
         return None
-    source = _SOURCE_FILES.get(code.co_filename)
+    source = _SOURCE_FILES.get(code.co_filename, memo)
     if source is None:
         return None
     found = source.definitions.get((code.co_name, code.co_firstlineno))
+    if found is None:
+        return None
     # Code objects compare by content (instructions, constants, names, line table), so equal
     # means the running function is this version's definition.
-    return found if found is not None and found[0] == code else None
+    if found[0] is not None:
+        return found if found[0] == code else None
+    if _code_digest(code) != found[3]:
+        return None
+    source.definitions[code.co_name, code.co_firstlineno] = (code, b"", found[2], found[3])
+    return found  # and next time compared with ``==``, as a parsed one
 
 
-_Definition = tuple[types.CodeType, bytes, bytes]
-"""A function definition in a file: its compiled code, AST dump, and the dump's digest."""
+_Definition = tuple[types.CodeType | None, bytes, bytes, bytes | None]
+"""A function definition in a file: its compiled code, AST dump, the dump's digest, and the
+code's :func:`_code_digest` (computed when the file is remembered). Remembered definitions
+(another process parsed the file) have only the last two."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -498,8 +527,9 @@ class _SourceFiles:
         self.max_stamps = max_stamps
         self.size = 0
 
-    def get(self, filename: str) -> _SourceFile | None:
-        """The parsed current version of ``filename``, or None when it is no readable file."""
+    def get(self, filename: str, memo: Any = None) -> _SourceFile | None:
+        """The parsed current version of ``filename``, or None when it is no readable file;
+        ``memo`` holds versions parsed by other processes (:func:`_remembered_source`)."""
         try:
             info = os.stat(filename)
         except (OSError, ValueError):  # "<string>", a notebook cell, a deleted file
@@ -520,8 +550,12 @@ class _SourceFiles:
         digest = xxhash.xxh3_128_digest(data)
         with self.lock:
             found = self.files.get(digest)
+        if found is None and memo is not None:
+            found = _remembered_source(memo, digest)
         if found is None:
             found = _load_source_file(filename, data)  # outside the lock: other files go on
+            if memo is not None:
+                _remember_source(memo, digest, found)
         with self.lock:
             if info.st_size == len(data):  # the stamp of what was read, not of a later write
                 self.stamps[(filename, info.st_size, info.st_mtime_ns)] = digest
@@ -576,9 +610,106 @@ def _load_source_file(filename: str, data: bytes) -> _SourceFile:
         decorators, node.decorator_list = node.decorator_list, []
         dump = _text(ast.dump(node, annotate_fields=True, include_attributes=False))
         node.decorator_list = decorators
-        definitions[key] = (code, dump, _combine(b"ast", dump))
+        definitions[key] = (code, dump, _combine(b"ast", dump), None)
         size += len(dump)
     return _SourceFile(definitions, size)
+
+
+_SOURCE_RECORD_SECONDS = 30 * 86400.0
+_SOURCE_RECORD_PREFIX = (
+    f"source:{FORMAT_VERSION}:python-{sys.version_info[0]}.{sys.version_info[1]}:"
+)
+
+
+def _remembered_source(memo: Any, digest: bytes) -> _SourceFile | None:
+    """A file version as another process parsed it: per definition, the digests of its AST
+    dump and of its code. None when unknown, or when the record is damaged."""
+    try:
+        record = memo.get(_SOURCE_RECORD_PREFIX + digest.hex())
+    except (OSError, sqlite3.Error):  # a memo that cannot be read only costs a parse
+        return None
+    if not isinstance(record, str) or "\n" not in record:
+        return None
+    check, _, text = record.partition("\n")
+    if xxhash.xxh64_hexdigest(text.encode()) != check:
+        return None
+    try:
+        rows = json.loads(text)
+        definitions: dict[tuple[str, int], _Definition] = {
+            (str(name), int(line)): (None, b"", bytes.fromhex(ast_hex), bytes.fromhex(code_hex))
+            for name, line, ast_hex, code_hex in rows
+        }
+    except (ValueError, TypeError):
+        return None
+    return _SourceFile(definitions, 64 * len(definitions))
+
+
+def _remember_source(memo: Any, digest: bytes, source: _SourceFile) -> None:
+    """Keep ``source``'s definitions as digests for other processes (30 days)."""
+    rows = []
+    for (name, line), (code, _, ast_digest, _) in source.definitions.items():
+        code_digest = None if code is None else _code_digest(code)
+        if code_digest is not None:  # code with an unusual constant is looked up by parsing
+            rows.append([name, line, ast_digest.hex(), code_digest.hex()])
+    text = json.dumps(rows, separators=(",", ":"))
+    record = xxhash.xxh64_hexdigest(text.encode()) + "\n" + text
+    with contextlib.suppress(OSError, sqlite3.Error):  # nor one that cannot be written
+        memo.set(_SOURCE_RECORD_PREFIX + digest.hex(), record, expire=_SOURCE_RECORD_SECONDS)
+
+
+def _code_digest(code: types.CodeType) -> bytes | None:
+    """Digest of what a code object executes: instructions, constants (nested code too),
+    names, flags and argument counts, not line numbers. Equal digests mean code that behaves
+    the same. None for a constant of a type code literals do not produce."""
+    parts: list[bytes] = []
+    for const in code.co_consts:
+        part = _code_digest(const) if isinstance(const, types.CodeType) else _literal(const)
+        if part is None:
+            return None
+        parts.append(part)
+    return _combine(
+        b"code",
+        _text(code.co_name),
+        _text(code.co_qualname),
+        _int(code.co_argcount),
+        _int(code.co_posonlyargcount),
+        _int(code.co_kwonlyargcount),
+        _int(code.co_flags),
+        code.co_code,
+        _text("\x00".join(code.co_names)),
+        _text("\x00".join(code.co_varnames)),
+        _text("\x00".join(code.co_freevars)),
+        _text("\x00".join(code.co_cellvars)),
+        bytes(getattr(code, "co_exceptiontable", b"")),
+        *parts,
+    )
+
+
+def _literal(value: Any) -> bytes | None:
+    """Digest of a constant as compiled code holds it, or None for another kind of value.
+
+    Types are exact (``True`` is not ``1``), floats by their bits (``-0.0`` is not ``0.0``),
+    frozensets (``x in {1, 2}``) by their sorted element digests."""
+    kind = type(value)
+    if value is None or value is Ellipsis:
+        return _combine(b"singleton", _text(repr(value)))
+    if kind is bool or kind is int:
+        return _combine(kind.__name__.encode(), _text(str(value)))
+    if kind is float:
+        return _combine(b"float", _text(value.hex()))
+    if kind is complex:
+        return _combine(b"complex", _text(value.real.hex()), _text(value.imag.hex()))
+    if kind is str:
+        return _combine(b"str", _text(value))
+    if kind is bytes:
+        return _combine(b"bytes", value)
+    if kind is tuple or kind is frozenset:
+        items = [_literal(item) for item in value]
+        if any(item is None for item in items):
+            return None
+        ordered = items if kind is tuple else sorted(items)  # type: ignore[type-var]
+        return _combine(kind.__name__.encode(), *ordered)  # type: ignore[arg-type]
+    return None
 
 
 _STATEMENT_LISTS = ("body", "orelse", "finalbody")

@@ -462,7 +462,7 @@ def _varbinary(arr: Any, null_mask: np.ndarray[Any, Any] | None, empty: str | by
 
 _MEMO_LOCK = threading.Lock()
 _PROCESS_FILE_MEMO: dict[str, tuple[tuple[int, int, int, int], str]] = {}
-_OPEN_MEMOS: dict[tuple[int, str], Any] = {}
+_OPEN_MEMOS: dict[tuple[int, str | Path], Any] = {}
 _READ_BLOCK = 8 * 1024 * 1024
 _RACY_SECONDS = 2.0
 
@@ -522,12 +522,20 @@ def _file_memo(memo_dir: Path | None) -> Any:
         return None
     import diskcache  # type: ignore[import-untyped]
 
+    # Asked once per function fingerprinted: an absolute path skips resolving (a relative one
+    # may mean another directory after a chdir).
+    given = (os.getpid(), memo_dir)
+    memo = _OPEN_MEMOS.get(given)
+    if memo is not None:
+        return memo
     key = (os.getpid(), str(Path(memo_dir).resolve()))
     with _MEMO_LOCK:
         memo = _OPEN_MEMOS.get(key)
         if memo is None:
             memo = diskcache.Cache(key[1], eviction_policy="none", statistics=False)
             _OPEN_MEMOS[key] = memo
+        if Path(memo_dir).is_absolute():
+            _OPEN_MEMOS[given] = memo
     return memo
 
 
@@ -680,6 +688,9 @@ class _Fingerprinter(_CodeFingerprinter):
         self.code_aware = code_aware
         self.active: set[int] = set()
         self.done: dict[int, tuple[Any, bytes]] = {}
+
+    def _definitions_memo(self) -> Any:
+        return _file_memo(self.memo_dir)
 
     # values ------------------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ class NodeCache:
                 f"unknown cache behaviour {default_behavior!r}.\n"
                 f"Hint: choose one of {', '.join(BEHAVIORS)}."
             )
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # as the store does: a later chdir changes nothing
         self.store = CacheStore(self.path, verify=verify)
         self.store.open()  # at build: a bad directory fails early, and runs skip ~3 ms
         self._values_memo = DiskValuesMemo(self.path)  # opened now too, for the same reason
