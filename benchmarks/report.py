@@ -57,6 +57,8 @@ SCENARIO_LABELS = {
     "hamilton_fast": "hamilton_fast, no cache",
     "hamilton_fast_cold": "hamilton_fast, cold (empty cache)",
     "hamilton_fast_warm": "hamilton_fast, warm rerun (nothing changed)",
+    "hamilton_fast_warm_new_process": "hamilton_fast, warm rerun as in a new process (the "
+    "process's memos forgotten)",
     "handwritten_edited_only": "hand-written Polars query of the recomputed nodes only (the other "
     "columns in memory)",
     "hamilton_fast_edit": "hamilton_fast, rerun after editing one function",

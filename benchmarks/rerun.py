@@ -7,8 +7,12 @@ caches. Its scenarios, each a `Scenario` (untimed `setup`, timed `run`, untimed 
 - `handwritten`: the hand-written Polars query (the recompute every ratio is taken against);
 - `hamilton_fast`: setup builds a fresh driver without cache; timed: its first `execute`;
 - `hamilton_fast_cold`: a fresh driver on an empty cache directory; against `hamilton_fast`;
-- `hamilton_fast_warm`: the original module written back, a fresh driver on a full cache (the
-  way a rerun in a new process starts); against `handwritten`;
+- `hamilton_fast_warm`: the original module written back, a fresh driver on a full cache, in
+  the same process (a notebook rerun, or a script's driver built again); against `handwritten`;
+- `hamilton_fast_warm_new_process`: the same after forgetting everything the process remembers
+  about code and files (`forget_process_memos`: parsed sources, code fingerprints, library
+  versions), as a rerun in a new process starts; only the cache directory's memos help.
+  Against `handwritten` (informational: the target is the in-process rerun's);
 - `hamilton_fast_edit`: the edited module written over the same file and imported, the edited
   nodes' entries cleared (back to "just edited"), a fresh driver; against `handwritten`, and
   (informational, `SECOND_REFERENCES`) against `handwritten_edited_only`;
@@ -35,6 +39,7 @@ per value, the Apache Hamilton scenarios run on smaller inputs (`sizes.hamilton_
 from __future__ import annotations
 
 import collections
+import functools
 import shutil
 import tempfile
 import time
@@ -85,6 +90,7 @@ if TYPE_CHECKING:
 HF_UNCACHED = HAMILTON_FAST
 HF_COLD = "hamilton_fast_cold"
 HF_WARM = "hamilton_fast_warm"
+HF_WARM_NEW_PROCESS = "hamilton_fast_warm_new_process"
 HF_EDIT = "hamilton_fast_edit"
 HANDWRITTEN_EDITED_ONLY = "handwritten_edited_only"
 AH_UNCACHED = APACHE_HAMILTON_PANDAS
@@ -96,6 +102,7 @@ HAMILTON_FAST_SCENARIOS = (
     HF_UNCACHED,
     HF_COLD,
     HF_WARM,
+    HF_WARM_NEW_PROCESS,
     HANDWRITTEN_EDITED_ONLY,
     HF_EDIT,
 )
@@ -106,6 +113,8 @@ SCENARIO_LABELS = {
     HF_UNCACHED: "hamilton_fast, no cache",
     HF_COLD: "hamilton_fast, cold (empty cache)",
     HF_WARM: "hamilton_fast, warm rerun (nothing changed)",
+    HF_WARM_NEW_PROCESS: "hamilton_fast, warm rerun as in a new process (the process's memos "
+    "forgotten)",
     HANDWRITTEN_EDITED_ONLY: "hand-written Polars query of the recomputed nodes only (the other "
     "columns in memory)",
     HF_EDIT: "hamilton_fast, rerun after editing one function",
@@ -117,6 +126,7 @@ SCENARIO_LABELS = {
 REFERENCES = {
     HF_COLD: HF_UNCACHED,
     HF_WARM: HANDWRITTEN,
+    HF_WARM_NEW_PROCESS: HANDWRITTEN,
     HF_EDIT: HANDWRITTEN,
     HANDWRITTEN_EDITED_ONLY: HANDWRITTEN,
     AH_COLD: AH_UNCACHED,
@@ -213,6 +223,7 @@ class RerunCase:
             HF_UNCACHED: self._hf_uncached,
             HF_COLD: self._hf_cold,
             HF_WARM: self._hf_warm,
+            HF_WARM_NEW_PROCESS: functools.partial(self._hf_warm, new_process=True),
             HF_EDIT: self._hf_edit,
             HANDWRITTEN_EDITED_ONLY: self._handwritten_edited_only,
             AH_UNCACHED: self._ah_uncached,
@@ -311,13 +322,17 @@ class RerunCase:
         )
         return scenario
 
-    def _hf_warm(self) -> Scenario:
+    def _hf_warm(self, *, new_process: bool = False) -> Scenario:
         path = self.new_cache_dir("hf_warm")
         self.fill_cache(path)
         state: dict[str, Any] = {}
 
         def setup() -> None:
             state["driver"] = self.hamilton_fast_driver(cache=path)
+            if new_process:
+                from hamilton_fast.cache.node_cache import forget_process_memos
+
+                forget_process_memos()
 
         def run() -> Any:
             return state["driver"].execute(self.outputs, inputs=self.inputs)
@@ -327,7 +342,8 @@ class RerunCase:
             computed = _computed(state["driver"])
             assert not computed, f"a warm rerun with nothing changed computed {sorted(computed)}"
 
-        return Scenario(HF_WARM, run=run, setup=setup, check=check)
+        name = HF_WARM_NEW_PROCESS if new_process else HF_WARM
+        return Scenario(name, run=run, setup=setup, check=check)
 
     def _hf_edit(self) -> Scenario:
         path = self.new_cache_dir("hf_edit")

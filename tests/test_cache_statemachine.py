@@ -32,8 +32,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-import hamilton_fast.cache.code as code_module
-import hamilton_fast.cache.fingerprint as fingerprint_module
 from hamilton_fast.cache import node_cache
 from tests.cache_modules import DICT_RESULT, Project, run_cached
 
@@ -240,12 +238,7 @@ class CacheMachine(RuleBasedStateMachine):
         """Forget what this process remembers (parsed files, code fingerprints, file
         fingerprints): from now on, only the cache directory's memos speak, as they do to a
         rerun in a new process."""
-        code_module._SOURCE_FILES.clear()
-        with code_module._SOURCE_MEMO_LOCK:
-            code_module._SOURCE_MEMO.clear()
-        node_cache._CODE_MEMO.clear()
-        with fingerprint_module._MEMO_LOCK:
-            fingerprint_module._PROCESS_FILE_MEMO.clear()
+        node_cache.forget_process_memos()
         STATS["new processes"] = STATS.get("new processes", 0) + 1
 
     @rule(

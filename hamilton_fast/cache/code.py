@@ -660,56 +660,72 @@ def _remember_source(memo: Any, digest: bytes, source: _SourceFile) -> None:
 def _code_digest(code: types.CodeType) -> bytes | None:
     """Digest of what a code object executes: instructions, constants (nested code too),
     names, flags and argument counts, not line numbers. Equal digests mean code that behaves
-    the same. None for a constant of a type code literals do not produce."""
-    parts: list[bytes] = []
-    for const in code.co_consts:
-        part = _code_digest(const) if isinstance(const, types.CodeType) else _literal(const)
-        if part is None:
-            return None
-        parts.append(part)
-    return _combine(
-        b"code",
-        _text(code.co_name),
-        _text(code.co_qualname),
-        _int(code.co_argcount),
-        _int(code.co_posonlyargcount),
-        _int(code.co_kwonlyargcount),
-        _int(code.co_flags),
-        code.co_code,
-        _text("\x00".join(code.co_names)),
-        _text("\x00".join(code.co_varnames)),
-        _text("\x00".join(code.co_freevars)),
-        _text("\x00".join(code.co_cellvars)),
-        bytes(getattr(code, "co_exceptiontable", b"")),
-        *parts,
-    )
+    the same. None for a constant of a type code literals do not produce.
+
+    One stream, every piece length-prefixed or terminated, hashed once: a new process checks
+    each remembered definition against its running code this way (a few us per function).
+    """
+    out: list[bytes] = []
+    return xxhash.xxh3_128_digest(b"".join(out)) if _encode_code(code, out) else None
 
 
-def _literal(value: Any) -> bytes | None:
-    """Digest of a constant as compiled code holds it, or None for another kind of value.
+def _encode_code(code: types.CodeType, out: list[bytes]) -> bool:
+    groups = (code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)
+    names = "\x01".join(
+        [code.co_name, code.co_qualname, *("\x00".join(group) for group in groups)]
+    ).encode()
+    table = bytes(getattr(code, "co_exceptiontable", b""))
+    counts = (code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags)
+    out.append(b"code %d,%d,%d,%d;" % counts)
+    for piece in (names, code.co_code, table):
+        out.append(b"%d:" % len(piece))
+        out.append(piece)
+    out.append(b"%d:" % len(code.co_consts))
+    return all(_encode_literal(const, out) for const in code.co_consts)
 
-    Types are exact (``True`` is not ``1``), floats by their bits (``-0.0`` is not ``0.0``),
-    frozensets (``x in {1, 2}``) by their sorted element digests."""
+
+def _encode_literal(value: Any, out: list[bytes]) -> bool:
+    """Append a constant as compiled code holds it; False for another kind of value. Types
+    are exact (``True`` is not ``1``), floats by their bits (``-0.0`` is not ``0.0``),
+    frozensets (``x in {1, 2}``) by their sorted element encodings."""
     kind = type(value)
-    if value is None or value is Ellipsis:
-        return _combine(b"singleton", _text(repr(value)))
-    if kind is bool or kind is int:
-        return _combine(kind.__name__.encode(), _text(str(value)))
-    if kind is float:
-        return _combine(b"float", _text(value.hex()))
-    if kind is complex:
-        return _combine(b"complex", _text(value.real.hex()), _text(value.imag.hex()))
     if kind is str:
-        return _combine(b"str", _text(value))
-    if kind is bytes:
-        return _combine(b"bytes", value)
-    if kind is tuple or kind is frozenset:
-        items = [_literal(item) for item in value]
-        if any(item is None for item in items):
-            return None
-        ordered = items if kind is tuple else sorted(items)  # type: ignore[type-var]
-        return _combine(kind.__name__.encode(), *ordered)  # type: ignore[arg-type]
-    return None
+        data = value.encode("utf-8", "surrogatepass")
+        out.append(b"s%d:" % len(data))
+        out.append(data)
+    elif kind is int:
+        out.append(b"i%d;" % value)
+    elif kind is bool:
+        out.append(b"T" if value else b"F")
+    elif kind is float:
+        out.append(b"f%s;" % value.hex().encode())
+    elif value is None:
+        out.append(b"N")
+    elif value is Ellipsis:
+        out.append(b"E")
+    elif kind is bytes:
+        out.append(b"b%d:" % len(value))
+        out.append(value)
+    elif kind is complex:
+        out.append(b"j%s,%s;" % (value.real.hex().encode(), value.imag.hex().encode()))
+    elif kind is tuple:
+        out.append(b"(%d:" % len(value))
+        return all(_encode_literal(item, out) for item in value)
+    elif kind is frozenset:
+        items: list[bytes] = []
+        for item in value:
+            encoded: list[bytes] = []
+            if not _encode_literal(item, encoded):
+                return False
+            items.append(b"".join(encoded))
+        out.append(b"{%d:" % len(items))
+        out.extend(sorted(items))  # each self-delimiting, so sorted order is unambiguous
+    elif kind is types.CodeType:
+        out.append(b"c")
+        return _encode_code(value, out)
+    else:
+        return False
+    return True
 
 
 _STATEMENT_LISTS = ("body", "orelse", "finalbody")

@@ -25,6 +25,9 @@ from typing import Any
 
 import polars as pl
 
+from hamilton_fast.cache import code as code_module
+from hamilton_fast.cache import fingerprint as fingerprint_module
+from hamilton_fast.cache import libraries
 from hamilton_fast.cache.fingerprint import (
     DiskValuesMemo,
     UnfingerprintableError,
@@ -44,7 +47,7 @@ from hamilton_fast.nodes import Node
 from hamilton_fast.planner.compile import run_function
 from hamilton_fast.planner.ir import Cached, Compiled
 
-__all__ = ["BEHAVIORS", "CachePlan", "NodeCache", "NodeStatus"]
+__all__ = ["BEHAVIORS", "CachePlan", "NodeCache", "NodeStatus", "forget_process_memos"]
 
 BEHAVIORS = ("default", "recompute", "disable", "ignore")
 _SHAPE = "shape"  # extra entry in stored parts: how to read the value back
@@ -54,6 +57,25 @@ _CODE_MEMO: dict[Hashable, str] = {}
 (a notebook cell, a script's next run in the same interpreter) re-takes only the stamps."""
 _CODE_MEMO_LOCK = threading.Lock()
 _CODE_MEMO_SIZE = 65_536
+
+
+def forget_process_memos() -> None:
+    """Forget what this process remembers about code and files, as a new process starts:
+    parsed source files, code fingerprints, what code reads, which modules are library code
+    and their versions, file fingerprints. The cache directory's own memos stay. For tests
+    and benchmarks of reruns in a new process; results never depend on it."""
+    with _CODE_MEMO_LOCK:
+        _CODE_MEMO.clear()
+    code_module._SOURCE_FILES.clear()
+    with code_module._SOURCE_MEMO_LOCK:
+        code_module._SOURCE_MEMO.clear()
+    code_module._reads.cache_clear()
+    code_module._normalized_source_of.cache_clear()
+    libraries._BY_NAME.clear()
+    libraries._is_library_path.cache_clear()
+    libraries._package_version.cache_clear()
+    with fingerprint_module._MEMO_LOCK:
+        fingerprint_module._PROCESS_FILE_MEMO.clear()
 
 
 @dataclass(frozen=True)
