@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib
+import importlib.util
+import math
 import os
 import shutil
 import sys
@@ -18,6 +20,7 @@ import pytest
 
 import hamilton_fast.cache.code as code_module
 from hamilton_fast.cache import fingerprint_function
+from hamilton_fast.cache.node_cache import forget_process_memos
 
 HELPERS = """
 # helpers ({tag})
@@ -476,8 +479,10 @@ def test_a_remembered_version_never_vouches_for_other_running_code(
     fingerprints (by snippet or bytecode), exactly as without the memo."""
     memo_dir = tmp_path / "memo"
     old = project.load_nodes()
-    edited_source = project.nodes_source().replace("+ FACTOR", "- FACTOR").replace(
-        "return x + 1\n", "return x + 2\n"
+    edited_source = (
+        project.nodes_source()
+        .replace("+ FACTOR", "- FACTOR")
+        .replace("return x + 1\n", "return x + 2\n")
     )
     new = project.load_nodes(edited_source, fresh_bytecode=True)
     with monkeypatch.context() as patch:
@@ -532,6 +537,12 @@ CODE_DIGEST_CASES = {
     ),
     "global name": ("def f(x):\n    return x + A\n", "def f(x):\n    return x + B\n"),
     "operator": ("def f(x):\n    return x + 2\n", "def f(x):\n    return x * 2\n"),
+    # `1e999 - 1e999` folds to a NaN constant, its negation to a NaN of the other sign, which
+    # `math.copysign` tells apart; `float.hex` and `repr` print both as `nan`.
+    "nan sign": (
+        "def f(x):\n    return x + (1e999 - 1e999)\n",
+        "def f(x):\n    return x + -(1e999 - 1e999)\n",
+    ),
 }
 
 
@@ -575,3 +586,61 @@ def test_code_digest_of_set_constants_ignores_the_hash_seed() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1
+
+
+def test_constants_too_long_for_str_are_encoded() -> None:
+    """Huge ints (folded constants, or literals with the digit limit lifted) have no str()."""
+    encoded: list[bytes] = []
+    assert code_module._encode_literal(10**5000, encoded)
+    other: list[bytes] = []
+    assert code_module._encode_literal(10**5000 + 1, other)
+    assert encoded != other
+
+
+def test_code_shape_tells_nan_signs_apart() -> None:
+    """The snippet path's check compares constants by their bits too."""
+    one, other = CODE_DIGEST_CASES["nan sign"]
+    assert code_module._code_shape(compiled_function(one)) != code_module._code_shape(
+        compiled_function(other)
+    )
+    assert code_module._code_shape(compiled_function(one)) == code_module._code_shape(
+        compiled_function(one)
+    )
+
+
+NAN_NODES = "import math\n\n\ndef sign():\n    return math.copysign(1.0, (1e999 - 1e999))\n"
+
+
+def load_file(path: Path, name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("snippets", [True, False], ids=["as shipped", "the memo alone"])
+def test_an_edit_after_the_import_is_not_vouched_for_by_a_nan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snippets: bool
+) -> None:
+    """A notebook imports a module; the file is then edited (a NaN's sign flipped, same
+    lines) and another process runs the new version, remembering it in the cache directory:
+    the notebook's old function must keep a fingerprint of its own. Without the snippet path,
+    only the remembered version could vouch for it."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    memo_dir = tmp_path / "cache"
+    path = tmp_path / "nan_nodes.py"
+    path.write_text(NAN_NODES.replace("(1e999 - 1e999)", "-(1e999 - 1e999)"))
+    old = load_file(path, "nan_nodes_old")  # what the notebook runs
+    path.write_text(NAN_NODES)  # edited after the import
+    new = load_file(path, "nan_nodes_new")  # what the other process runs
+    assert math.copysign(1.0, old.sign()) != math.copysign(1.0, new.sign())
+    forget_process_memos()
+    new_key = fingerprint_function(new.sign, memo_dir=memo_dir)  # remembers the new version
+    forget_process_memos()
+    if not snippets:
+        monkeypatch.setattr(code_module, "_snippet_source", lambda code: None)
+    old_key = fingerprint_function(old.sign, memo_dir=memo_dir)
+    forget_process_memos()
+    assert old_key != new_key

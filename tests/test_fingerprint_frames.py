@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -394,14 +393,20 @@ class DictMemo:
 
     def __init__(self) -> None:
         self.records: dict[bytes, bytes] = {}
-        self.gets = 0
+        self.asked = 0
 
-    def get(self, raw: bytes) -> bytes | None:
-        self.gets += 1
-        return self.records.get(raw)
+    def get_many(self, raws: Sequence[bytes]) -> list[bytes | None]:
+        self.asked += len(raws)
+        return [self.records.get(raw) for raw in raws]
 
-    def put(self, raw: bytes, digest: bytes) -> None:
-        self.records[raw] = digest
+    def put_many(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        self.records.update(items)
+
+
+@pytest.fixture
+def every_column_memoized(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo for columns of any size (by default only for 256 KiB and more)."""
+    monkeypatch.setattr(fp, "_MEMO_MIN_BYTES", 0)
 
 
 def dirty_frame(rows: int, garbage: int | None) -> pl.DataFrame:
@@ -413,6 +418,7 @@ def dirty_frame(rows: int, garbage: int | None) -> pl.DataFrame:
     return pl.DataFrame([*columns, pl.Series("full", values)])
 
 
+@pytest.mark.usefixtures("every_column_memoized")
 @pytest.mark.parametrize("threads", [False, True])
 def test_memo_gives_the_digest_without_it(monkeypatch: pytest.MonkeyPatch, threads: bool) -> None:
     if threads:
@@ -435,6 +441,28 @@ def test_memo_gives_the_digest_without_it(monkeypatch: pytest.MonkeyPatch, threa
     assert set(memo.records.values()) == {fp._fixed_width_digests(frame[kind])[1] for kind in KINDS}
 
 
+def with_bytes(stored: list[int], valid: list[bool]) -> pl.Series:
+    """An Int64 column with exactly these bytes in its data buffer, nulls where not valid."""
+    bitmap = np.packbits(np.array(valid), bitorder="little").tobytes()
+    data = np.array(stored, dtype=np.int64).tobytes()
+    arr = pa.Array.from_buffers(pa.int64(), len(stored), [pa.py_buffer(bitmap), pa.py_buffer(data)])
+    series = pl.from_arrow(arr)
+    assert isinstance(series, pl.Series)
+    return series.rename("x")
+
+
+@pytest.mark.usefixtures("every_column_memoized")
+def test_the_memo_key_holds_where_the_nulls_are() -> None:
+    """Equal bytes and null counts, nulls elsewhere: other logical values, other raw keys."""
+    a = with_bytes([0, 5, 7], [True, False, True])  # [0, None, 7]
+    b = with_bytes([0, 5, 7], [False, True, True])  # [None, 5, 7]
+    c = with_bytes([0, 0, 7], [False, True, True])  # [None, 0, 7]
+    memo = DictMemo()
+    assert fingerprint_frame(a, memo) == fingerprint_frame(a)
+    assert fingerprint_frame(b, memo) == fingerprint_frame(b) != fingerprint_frame(c)
+
+
+@pytest.mark.usefixtures("every_column_memoized")
 def test_memo_spares_the_fill_and_not_the_values(monkeypatch: pytest.MonkeyPatch) -> None:
     values = np.arange(1_000, dtype=np.float64)
     valid = np.ones(1_000, dtype=bool)
@@ -460,6 +488,45 @@ def test_memo_spares_the_fill_and_not_the_values(monkeypatch: pytest.MonkeyPatch
     assert fingerprint_frame(edited, memo) == fingerprint_frame(edited) != before
 
 
+@pytest.mark.usefixtures("every_column_memoized")
+def test_bytes_changed_between_the_passes_are_not_learned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column over a NumPy array the caller writes to while it is hashed: whatever digest
+    that run gets, the memo must not learn the new bytes' logical digest under the old bytes'
+    raw digest (a later run over the old bytes would get the new values' key)."""
+    data = np.arange(100, dtype=np.int64)
+    valid = np.ones(100, dtype=bool)
+    valid[::3] = False
+    bitmap = np.packbits(valid, bitorder="little").tobytes()
+    arr = pa.Array.from_buffers(pa.int64(), 100, [pa.py_buffer(bitmap), pa.py_buffer(data)])
+    series = pl.from_arrow(arr)
+    assert isinstance(series, pl.Series)
+    assert series.to_arrow().buffers()[1].address == data.ctypes.data  # shares the array
+    real_fill = fp._Unfilled.fill
+
+    def writing_fill(self: Any) -> tuple[bytes, bool]:
+        data[1] += 1000  # between the raw pass and the fill (a valid slot)
+        return real_fill(self)
+
+    memo = DictMemo()
+    with monkeypatch.context() as patch:
+        patch.setattr(fp._Unfilled, "fill", writing_fill)
+        fingerprint_frame(series, memo)
+    assert memo.records == {}  # the write reached the column: nothing learned
+    data[1] -= 1000
+    assert fingerprint_frame(series, memo) == fingerprint_frame(series)
+
+
+def test_small_columns_skip_the_memo() -> None:
+    frame = dirty_frame(3_000, garbage=6)  # 24 KB columns: filling costs less than asking
+    memo = DictMemo()
+    assert fingerprint_frame(frame, memo) == fingerprint_frame(frame)
+    assert memo.asked == 0
+    big = dirty_frame(40_000, garbage=6).select("f64", "i64")  # 320 KB each
+    assert fingerprint_frame(big, memo) == fingerprint_frame(big)
+    assert memo.asked == 2
+
+
+@pytest.mark.usefixtures("every_column_memoized")
 def test_disk_memo_is_shared_and_checked(tmp_path: Path) -> None:
     frame = dirty_frame(3_000, garbage=4)
     expected = fingerprint_frame(frame)
@@ -467,31 +534,16 @@ def test_disk_memo_is_shared_and_checked(tmp_path: Path) -> None:
     assert fingerprint_frame(frame, first) == expected
     raw = fp._column_digest(frame["f64"], defer=True)
     assert isinstance(raw, fp._Unfilled)
-    stored = fp.DiskValuesMemo(tmp_path).get(raw.raw)
-    assert stored == fp._fixed_width_digests(frame["f64"])[1]
+    stored = fp.DiskValuesMemo(tmp_path).get_many([raw.raw])
+    assert stored == [fp._fixed_width_digests(frame["f64"])[1]]
     # A damaged record is not used (and the answer is still right).
     key = "values:" + raw.raw.hex()
     record = fp._file_memo(tmp_path).get(key)
     fp._file_memo(tmp_path).set(key, bytes([record[0] ^ 1]) + record[1:])
-    assert fp.DiskValuesMemo(tmp_path).get(raw.raw) is None
+    assert fp.DiskValuesMemo(tmp_path).get_many([raw.raw]) == [None]
     assert fingerprint_frame(frame, fp.DiskValuesMemo(tmp_path)) == expected
     fp._file_memo(tmp_path).set(key, b"short")
-    assert fp.DiskValuesMemo(tmp_path).get(raw.raw) is None
-
-
-def test_a_broken_disk_memo_costs_only_the_fill(tmp_path: Path) -> None:
-    frame = dirty_frame(3_000, garbage=5)
-    memo = fp.DiskValuesMemo(tmp_path)
-
-    class Broken:
-        def get(self, key: str) -> Any:
-            raise sqlite3.OperationalError("database is locked")
-
-        def set(self, key: str, value: Any, expire: float) -> None:
-            raise OSError(28, "No space left on device")
-
-    memo._memo = Broken()
-    assert fingerprint_frame(frame, memo) == fingerprint_frame(frame)
+    assert fp.DiskValuesMemo(tmp_path).get_many([raw.raw]) == [None]
 
 
 PROBE = """

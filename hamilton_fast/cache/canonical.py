@@ -11,6 +11,9 @@ False
 
 from __future__ import annotations
 
+import sqlite3
+
+import diskcache  # type: ignore[import-untyped]
 import xxhash
 
 from hamilton_fast.errors import CacheError
@@ -26,6 +29,15 @@ _HINT = (
 
 class UnfingerprintableError(CacheError, TypeError):
     """A value, plan or function has no deterministic fingerprint, so it cannot key a cache."""
+
+
+MEMO_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)
+"""What the optional memos in a cache directory (file, values and source digests) may raise
+when damaged, read-only or busy: reading one then costs a recomputation, writing one is
+skipped, and the run goes on."""
+
+MEMO_TIMEOUT_SECONDS = 2.0
+"""How long a memo waits for another process's write lock (diskcache's default: 60 s)."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ import inspect
 import json
 import logging
 import os
-import sqlite3
 import stat
+import struct
 import sys
 import textwrap
 import threading
@@ -40,6 +40,7 @@ import xxhash
 from hamilton_fast.cache.canonical import (
     _HINT,
     FORMAT_VERSION,
+    MEMO_ERRORS,
     UnfingerprintableError,
     _combine,
     _int,
@@ -496,8 +497,9 @@ def _definition(code: types.CodeType, memo: Any = None) -> _Definition | None:
 
 _Definition = tuple[types.CodeType | None, bytes, bytes, bytes | None]
 """A function definition in a file: its compiled code, AST dump, the dump's digest, and the
-code's :func:`_code_digest` (computed when the file is remembered). Remembered definitions
-(another process parsed the file) have only the last two."""
+code's :func:`_code_digest`. A parsed file's definitions have the first three (the digest is
+taken only when the file is remembered); a remembered file's (another process parsed it) the
+last two, until a running function matches one and takes its place as the code."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -617,8 +619,10 @@ def _load_source_file(filename: str, data: bytes) -> _SourceFile:
 
 _SOURCE_RECORD_SECONDS = 30 * 86400.0
 _SOURCE_RECORD_PREFIX = (
-    f"source:{FORMAT_VERSION}:python-{sys.version_info[0]}.{sys.version_info[1]}:"
+    f"source:{FORMAT_VERSION}:code-2:{sys.implementation.cache_tag}:O{sys.flags.optimize}:"
 )
+"""Records are per interpreter and optimization level (``python -O`` compiles asserts away,
+so its code digests match nothing a plain interpreter runs) and per encoding of the digest."""
 
 
 def _remembered_source(memo: Any, digest: bytes) -> _SourceFile | None:
@@ -626,7 +630,7 @@ def _remembered_source(memo: Any, digest: bytes) -> _SourceFile | None:
     dump and of its code. None when unknown, or when the record is damaged."""
     try:
         record = memo.get(_SOURCE_RECORD_PREFIX + digest.hex())
-    except (OSError, sqlite3.Error):  # a memo that cannot be read only costs a parse
+    except MEMO_ERRORS:  # a memo that cannot be read only costs a parse
         return None
     if not isinstance(record, str) or "\n" not in record:
         return None
@@ -649,18 +653,19 @@ def _remember_source(memo: Any, digest: bytes, source: _SourceFile) -> None:
     rows = []
     for (name, line), (code, _, ast_digest, _) in source.definitions.items():
         code_digest = None if code is None else _code_digest(code)
-        if code_digest is not None:  # code with an unusual constant is looked up by parsing
+        if code_digest is not None:  # else left out: that function takes the snippet path
             rows.append([name, line, ast_digest.hex(), code_digest.hex()])
     text = json.dumps(rows, separators=(",", ":"))
     record = xxhash.xxh64_hexdigest(text.encode()) + "\n" + text
-    with contextlib.suppress(OSError, sqlite3.Error):  # nor one that cannot be written
+    with contextlib.suppress(*MEMO_ERRORS):  # nor one that cannot be written
         memo.set(_SOURCE_RECORD_PREFIX + digest.hex(), record, expire=_SOURCE_RECORD_SECONDS)
 
 
 def _code_digest(code: types.CodeType) -> bytes | None:
-    """Digest of what a code object executes: instructions, constants (nested code too),
-    names, flags and argument counts, not line numbers. Equal digests mean code that behaves
-    the same. None for a constant of a type code literals do not produce.
+    """Digest of what a code object executes: instructions, constants (nested code too, and
+    floats by their bits), names, flags and argument counts; not line numbers, so equal digests
+    mean code that computes the same (its tracebacks may point at other lines). None for a
+    constant of a type code literals do not produce.
 
     One stream, every piece length-prefixed or terminated, hashed once: a new process checks
     each remembered definition against its running code this way (a few us per function).
@@ -686,19 +691,19 @@ def _encode_code(code: types.CodeType, out: list[bytes]) -> bool:
 
 def _encode_literal(value: Any, out: list[bytes]) -> bool:
     """Append a constant as compiled code holds it; False for another kind of value. Types
-    are exact (``True`` is not ``1``), floats by their bits (``-0.0`` is not ``0.0``),
-    frozensets (``x in {1, 2}``) by their sorted element encodings."""
+    are exact (``True`` is not ``1``), floats by their bits (``-0.0`` is not ``0.0``, nor a
+    NaN another NaN), frozensets (``x in {1, 2}``) by their sorted element encodings."""
     kind = type(value)
     if kind is str:
         data = value.encode("utf-8", "surrogatepass")
         out.append(b"s%d:" % len(data))
         out.append(data)
     elif kind is int:
-        out.append(b"i%d;" % value)
+        out.append(b"i%x;" % value)  # hex: no digit limit, unlike str() of a huge int
     elif kind is bool:
         out.append(b"T" if value else b"F")
     elif kind is float:
-        out.append(b"f%s;" % value.hex().encode())
+        out.append(b"f" + struct.pack("<d", value))  # every bit: NaN signs and payloads too
     elif value is None:
         out.append(b"N")
     elif value is Ellipsis:
@@ -707,7 +712,7 @@ def _encode_literal(value: Any, out: list[bytes]) -> bool:
         out.append(b"b%d:" % len(value))
         out.append(value)
     elif kind is complex:
-        out.append(b"j%s,%s;" % (value.real.hex().encode(), value.imag.hex().encode()))
+        out.append(b"j" + struct.pack("<dd", value.real, value.imag))
     elif kind is tuple:
         out.append(b"(%d:" % len(value))
         return all(_encode_literal(item, out) for item in value)
@@ -891,10 +896,12 @@ def _code_shape(code: types.CodeType) -> tuple[Any, ...]:
             shape.append(("DELETE", str(ins.argval)))
         elif op in ("LOAD_ATTR", "LOAD_METHOD"):  # 3.11 picks by how the name was imported
             shape.append(("ATTR", str(ins.argval)))
-        elif op == "LOAD_CONST" and isinstance(ins.argval, types.CodeType):
+        elif ins.opcode in dis.hasconst and isinstance(ins.argval, types.CodeType):
             shape.append(("CODE", _code_shape(ins.argval)))
-        elif op == "LOAD_CONST":
-            shape.append(("CONST", type(ins.argval).__name__, repr(ins.argval)))
+        elif ins.opcode in dis.hasconst:  # by its bits: repr prints every NaN as `nan`
+            encoded: list[bytes] = []
+            token = b"".join(encoded) if _encode_literal(ins.argval, encoded) else None
+            shape.append(("CONST", op, type(ins.argval).__name__, token or repr(ins.argval)))
         elif ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
             shape.append((op,))  # targets move when scope opcodes differ
         else:

@@ -32,7 +32,6 @@ import glob
 import os
 import pathlib
 import re
-import sqlite3
 import threading
 import time
 import types
@@ -53,6 +52,8 @@ from hamilton_fast.cache import plans
 from hamilton_fast.cache.canonical import (
     _HINT,
     FORMAT_VERSION,
+    MEMO_ERRORS,
+    MEMO_TIMEOUT_SECONDS,
     UnfingerprintableError,
     _combine,
     _int,
@@ -99,12 +100,12 @@ _FAST_INTEGERS = frozenset(
 
 
 class ValuesMemo(Protocol):
-    """Where a column's logical values digest is remembered under its raw one (see
-    :func:`fingerprint_frame`). Called from several threads at once."""
+    """Where columns' logical values digests are remembered under their raw ones (see
+    :func:`fingerprint_frame`). Asked from the calling thread only, once per batch."""
 
-    def get(self, raw: bytes) -> bytes | None: ...
+    def get_many(self, raws: Sequence[bytes]) -> list[bytes | None]: ...
 
-    def put(self, raw: bytes, digest: bytes) -> None: ...
+    def put_many(self, items: Sequence[tuple[bytes, bytes]]) -> None: ...
 
 
 def fingerprint_frame(value: pl.DataFrame | pl.Series, memo: ValuesMemo | None = None) -> str:
@@ -205,38 +206,48 @@ class _Unfilled:
     nulls: bytes
     raw: bytes
 
-    def fill(self) -> bytes:
-        return _values_digest(self.arrays, fill=True)
+    def fill(self) -> tuple[bytes, bool]:
+        """The values digest, and whether the buffers still hold what ``raw`` saw: a column
+        sharing memory with a NumPy array can change between the two passes, and a memo
+        must not learn a logical digest under the raw digest of other bytes."""
+        values = _values_digest(self.arrays, fill=True)
+        return values, _raw_key(self.header, self.arrays) == self.raw
 
     def digest(self, values: bytes) -> bytes:
         return _combine(b"col-fixed", *self.header, self.nulls, values)
 
 
-def _serially(todo: list[_Unfilled]) -> list[bytes]:
+def _raw_key(header: tuple[bytes, ...], arrays: list[Any]) -> bytes:
+    """Digest of a column's buffers as they are (the bytes under null slots included) and of
+    its null bitmap: the key of a :class:`ValuesMemo`."""
+    return _combine(b"raw-values", *header, _null_bitmap_digest(arrays), _values_digest(arrays))
+
+
+def _serially(todo: list[_Unfilled]) -> list[tuple[bytes, bool]]:
     return [column.fill() for column in todo]
 
 
 def _finish_unfilled(
     found: list[bytes | _Unfilled],
     memo: ValuesMemo | None,
-    fill: Callable[[list[_Unfilled]], list[bytes]],
+    fill: Callable[[list[_Unfilled]], list[tuple[bytes, bool]]],
 ) -> list[bytes]:
     """``found`` with each :class:`_Unfilled` column's digest, its values digest from ``memo``
-    or else filled (and then remembered)."""
-    known: dict[int, bytes] = {}  # by position in `found`
-    todo: list[tuple[int, _Unfilled]] = []
-    for i, column in enumerate(found):
-        if isinstance(column, _Unfilled):
-            values = memo.get(column.raw) if memo is not None else None
-            if values is None:
-                todo.append((i, column))
-            else:
-                known[i] = values
+    or else filled (and then remembered, if its bytes did not change meanwhile)."""
+    unfilled = [(i, c) for i, c in enumerate(found) if isinstance(c, _Unfilled)]
+    if not unfilled:
+        return [c for c in found if isinstance(c, bytes)]
+    remembered = memo.get_many([c.raw for _, c in unfilled]) if memo is not None else []
+    known = {i: v for (i, _), v in zip(unfilled, remembered, strict=False) if v is not None}
+    todo = [(i, c) for i, c in unfilled if i not in known]
+    learned: list[tuple[bytes, bytes]] = []
     if todo:
-        for (i, column), values in zip(todo, fill([c for _, c in todo]), strict=True):
+        for (i, column), (values, unchanged) in zip(todo, fill([c for _, c in todo]), strict=True):
             known[i] = values
-            if memo is not None:
-                memo.put(column.raw, values)
+            if unchanged:
+                learned.append((column.raw, values))
+    if memo is not None:
+        memo.put_many(learned)
     return [c if isinstance(c, bytes) else c.digest(known[i]) for i, c in enumerate(found)]
 
 
@@ -255,14 +266,18 @@ def _column_digest(series: pl.Series, defer: bool = False) -> bytes | _Unfilled:
     if _has_fast_path(dtype):
         if defer and series.null_count():
             arrays = _arrays(series)
-            nulls = _null_bitmap_digest(arrays)
-            raw = _values_digest(arrays)  # the bytes under null slots as they are
-            return _Unfilled(header, arrays, nulls, _combine(b"raw-values", *header, nulls, raw))
+            if len(series) * (arrays[0].type.bit_width // 8) >= _MEMO_MIN_BYTES:
+                nulls = _null_bitmap_digest(arrays)
+                return _Unfilled(header, arrays, nulls, _raw_key(header, arrays))
         return _combine(b"col-fixed", *header, *_fixed_width_digests(series))
     if dtype in (pl.Int128, pl.UInt128):  # Arrow has no 128-bit integers: hash the digits.
         series = series.cast(pl.String)
     return _combine(b"col-arrow", *header, _arrow_digest(series.to_arrow()))
 
+
+_MEMO_MIN_BYTES = 1 << 18
+"""Columns with nulls of 256 KiB and more go through a :class:`ValuesMemo`: below, filling
+costs less than asking the memo (and remembering a record per small column)."""
 
 _PIECE_ROWS = 1 << 20
 """Rows of a column with nulls filled at a time: the filled copy is bounded (8 MiB of
@@ -462,7 +477,7 @@ def _varbinary(arr: Any, null_mask: np.ndarray[Any, Any] | None, empty: str | by
 
 _MEMO_LOCK = threading.Lock()
 _PROCESS_FILE_MEMO: dict[str, tuple[tuple[int, int, int, int], str]] = {}
-_OPEN_MEMOS: dict[tuple[int, str | Path], Any] = {}
+_OPEN_MEMOS: dict[tuple[int, str | Path], Any] = {}  # None: could not be opened
 _READ_BLOCK = 8 * 1024 * 1024
 _RACY_SECONDS = 2.0
 
@@ -490,7 +505,10 @@ def fingerprint_file(path: str | os.PathLike[str], memo_dir: Path | None = None)
     with _MEMO_LOCK:
         known = _PROCESS_FILE_MEMO.get(resolved)
     if known is None and memo is not None:
-        stored = memo.get(resolved)
+        try:
+            stored = memo.get(resolved)
+        except MEMO_ERRORS:  # an unreadable memo costs a re-hash
+            stored = None
         if isinstance(stored, tuple) and len(stored) == 2 and len(stored[0]) == 4:
             size, mtime, ctime, inode = (int(x) for x in stored[0])
             known = ((size, mtime, ctime, inode), str(stored[1]))
@@ -501,7 +519,8 @@ def fingerprint_file(path: str | os.PathLike[str], memo_dir: Path | None = None)
         with _MEMO_LOCK:
             _PROCESS_FILE_MEMO[resolved] = (stamp, digest)
         if memo is not None:
-            memo.set(resolved, (stamp, digest))
+            with contextlib.suppress(*MEMO_ERRORS):
+                memo.set(resolved, (stamp, digest))
     return digest
 
 
@@ -518,6 +537,9 @@ def _hash_file_content(path: str) -> str:
 
 
 def _file_memo(memo_dir: Path | None) -> Any:
+    """The memo diskcache at the root of ``memo_dir``, shared by this process's threads; None
+    without a directory, or when it cannot be opened (damaged, read-only): the memos are
+    optional, so that costs recomputations, never the run."""
     if memo_dir is None:
         return None
     import diskcache  # type: ignore[import-untyped]
@@ -525,14 +547,22 @@ def _file_memo(memo_dir: Path | None) -> Any:
     # Asked once per function fingerprinted: an absolute path skips resolving (a relative one
     # may mean another directory after a chdir).
     given = (os.getpid(), memo_dir)
-    memo = _OPEN_MEMOS.get(given)
-    if memo is not None:
-        return memo
+    if given in _OPEN_MEMOS:
+        return _OPEN_MEMOS[given]
     key = (os.getpid(), str(Path(memo_dir).resolve()))
     with _MEMO_LOCK:
-        memo = _OPEN_MEMOS.get(key)
-        if memo is None:
-            memo = diskcache.Cache(key[1], eviction_policy="none", statistics=False)
+        if key in _OPEN_MEMOS:
+            memo = _OPEN_MEMOS[key]
+        else:
+            try:
+                memo = diskcache.Cache(
+                    key[1],
+                    eviction_policy="none",
+                    statistics=False,
+                    timeout=MEMO_TIMEOUT_SECONDS,
+                )
+            except MEMO_ERRORS:
+                memo = None
             _OPEN_MEMOS[key] = memo
         if Path(memo_dir).is_absolute():
             _OPEN_MEMOS[given] = memo
@@ -546,25 +576,36 @@ class DiskValuesMemo:
     """A :class:`ValuesMemo` kept beside the file fingerprints under ``memo_dir`` (a small
     diskcache shared by processes), so a rerun in a new process also skips filling the null
     slots of inputs it has seen. Each record carries a checksum (a damaged one is not used)
-    and expires 30 days after it was written."""
+    and expires 30 days after it was written; a memo that cannot be read or written costs
+    fills, never the run."""
 
     def __init__(self, memo_dir: Path) -> None:
         self._memo = _file_memo(memo_dir)
 
-    def get(self, raw: bytes) -> bytes | None:
-        try:
-            record = self._memo.get("values:" + raw.hex())
-        except (OSError, sqlite3.Error):  # a memo that cannot be read only costs a fill
-            return None
-        if not isinstance(record, bytes) or len(record) != 24:
-            return None
-        digest, check = record[:16], record[16:]
-        return digest if xxhash.xxh64_digest(raw + digest) == check else None
+    def get_many(self, raws: Sequence[bytes]) -> list[bytes | None]:
+        memo = self._memo
+        found: list[bytes | None] = []
+        for raw in raws:
+            try:
+                record = None if memo is None else memo.get("values:" + raw.hex())
+            except MEMO_ERRORS:
+                record = None
+            if not isinstance(record, bytes) or len(record) != 24:
+                found.append(None)
+            elif xxhash.xxh64_digest(raw + record[:16]) != record[16:]:
+                found.append(None)  # damaged
+            else:
+                found.append(record[:16])
+        return found
 
-    def put(self, raw: bytes, digest: bytes) -> None:
-        check = xxhash.xxh64_digest(raw + digest)
-        with contextlib.suppress(OSError, sqlite3.Error):  # nor one that cannot be written
-            self._memo.set("values:" + raw.hex(), digest + check, expire=_VALUES_MEMO_SECONDS)
+    def put_many(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        memo = self._memo
+        if memo is None or not items:
+            return
+        with contextlib.suppress(*MEMO_ERRORS), memo.transact():  # one write transaction
+            for raw, digest in items:
+                record = digest + xxhash.xxh64_digest(raw + digest)
+                memo.set("values:" + raw.hex(), record, expire=_VALUES_MEMO_SECONDS)
 
 
 # --------------------------------------------------------------------------------------------

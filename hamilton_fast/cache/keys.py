@@ -6,6 +6,7 @@ The parts are named (:func:`node_key_parts`) so that a miss can say which one ch
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 
 import polars as pl
@@ -31,6 +32,8 @@ def node_key_parts(
         "code": code,
         "modifiers": modifiers,
     }
+    if sys.flags.optimize:  # `python -O` strips asserts: a result may exist only without them
+        parts["python-optimize"] = str(sys.flags.optimize)
     for key in sorted(bound_values):
         parts[f"value:{key}"] = bound_values[key]
     for key in sorted(dependency_keys):
