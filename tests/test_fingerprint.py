@@ -862,3 +862,25 @@ def test_frame_properties_at_length(
     test_equal_data_equal_fingerprint.hypothesis.inner_test(equal_case)
     test_slices_and_chunks_do_not_matter.hypothesis.inner_test(equal_case, pad, data)
     test_any_change_gives_a_new_fingerprint.hypothesis.inner_test(change_case, data)
+
+
+def test_keys_of_an_optimized_interpreter_differ() -> None:
+    """`python -O` strips asserts, so a function may return there where it raises elsewhere:
+    its keys must not serve a plain interpreter (and the other way round)."""
+    script = (
+        "from hamilton_fast.cache import node_key\n"
+        "print(node_key('column', 'x', 'c0de', '', {}, {'y': 'k1'}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    keys = [
+        subprocess.run(
+            [sys.executable, *flags, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout.strip()
+        for flags in ([], ["-O"], ["-OO"])
+    ]
+    assert len(set(keys)) == 3
