@@ -206,9 +206,8 @@ def snippet_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return calls
 
 
-@pytest.fixture
-def file_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """File names parsed and compiled by the source memo, with how often."""
+def count_file_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """File names parsed and compiled by the source memo from now on, with how often."""
     loads: Counter[str] = Counter()
     original = code_module._load_source_file
 
@@ -218,6 +217,11 @@ def file_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
     monkeypatch.setattr(code_module, "_load_source_file", counting)
     return loads
+
+
+@pytest.fixture
+def file_loads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    return count_file_loads(monkeypatch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -442,15 +446,7 @@ def as_a_new_process(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         "_SOURCE_FILES",
         code_module._SourceFiles(max_files=256, max_bytes=64 << 20, max_stamps=4096),
     )
-    parses: Counter[str] = Counter()
-    original = code_module._load_source_file
-
-    def counting(filename: str, data: bytes) -> code_module._SourceFile:
-        parses[Path(filename).name] += 1
-        return original(filename, data)
-
-    monkeypatch.setattr(code_module, "_load_source_file", counting)
-    return parses
+    return count_file_loads(monkeypatch)
 
 
 def test_a_new_process_takes_a_parsed_file_from_the_memo(
