@@ -24,7 +24,7 @@ import functools
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -92,22 +92,25 @@ def test_rerun(
         scenario.setup()
         settle()  # the previous round's garbage and dirty pages are not this round's cost
 
+    # Each round's answer is released after its time is taken and before its teardown, as in
+    # the interleaved rounds; pytest-benchmark itself would hold it until after the next
+    # round's teardown. A cold round's teardown waits seconds for its writes, long enough for
+    # the allocator to hand a held answer's pages, once freed, back to the system, so the next
+    # round faulted 1.6 GB of fresh pages that back-to-back rounds without a cache reuse
+    # (measured: 480 -> 640 ms a round; an uncached run paused as long between rounds slows
+    # the same way). Releasing it inside the timed call instead would time the unmapping of a
+    # warm answer's 200 files.
+    answers: list[Any] = []
+
     def run() -> None:
-        # The answer is dropped here, not held by pytest-benchmark until after the next
-        # round's teardown: a cold round's teardown waits seconds for its writes, long enough
-        # for the allocator to hand a held answer's pages, once freed, back to the system, so
-        # the next round would fault 1.6 GB of fresh pages that back-to-back rounds without a
-        # cache reuse (measured: 480 -> 640 ms a round; an uncached run paused as long
-        # between rounds slows the same way). As in the interleaved rounds.
-        scenario.run()
+        answers.append(scenario.run())
+
+    def teardown() -> None:
+        answers.clear()
+        scenario.teardown()
 
     try:
-        benchmark.pedantic(
-            run,
-            setup=setup,
-            teardown=scenario.teardown,
-            rounds=bench_size.cache_rounds,
-        )
+        benchmark.pedantic(run, setup=setup, teardown=teardown, rounds=bench_size.cache_rounds)
     finally:
         scenario.teardown()  # --benchmark-disable runs setup and run, but not teardown
     benchmark.extra_info.update(scenario.extra)
