@@ -884,3 +884,27 @@ def test_keys_of_an_optimized_interpreter_differ() -> None:
         for flags in ([], ["-O"], ["-OO"])
     ]
     assert len(set(keys)) == 3
+
+
+def test_nan_signs_are_told_apart() -> None:
+    """Every NaN prints as `nan` (repr, float.hex), but its sign shows (`math.copysign`): a
+    constant flipped from one NaN to the other must change fingerprints, stamps and trace
+    memo keys. Other floats keep their hex."""
+    import math
+
+    from hamilton_fast.cache.stamps import call_stamp
+    from hamilton_fast.planner.compile import value_key
+
+    plus = float("nan")
+    minus = -plus
+    assert math.copysign(1.0, plus) != math.copysign(1.0, minus)
+    assert fingerprint_value(plus) != fingerprint_value(minus)
+    assert fingerprint_value(complex(0.0, plus)) != fingerprint_value(complex(0.0, minus))
+    assert value_key(plus) != value_key(minus)
+    assert value_key(1.5) == ("float", (1.5).hex())
+
+    namespace: dict[str, object] = {"SIGN": plus}
+    exec("def f(x):\n    return x * SIGN\n", namespace)
+    before = call_stamp(namespace["f"])
+    namespace["SIGN"] = minus
+    assert call_stamp(namespace["f"]) != before

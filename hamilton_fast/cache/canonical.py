@@ -11,7 +11,9 @@ False
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import struct
 
 import diskcache  # type: ignore[import-untyped]
 import xxhash
@@ -61,6 +63,12 @@ def _combine(tag: bytes, *parts: bytes) -> bytes:
 
 def _text(value: str) -> bytes:
     return value.encode("utf-8", "surrogatepass")
+
+
+def _float_text(value: float) -> str:
+    """A float exactly: its hex (``-0.0`` is not ``0.0``), or for a NaN its bits, since every
+    NaN prints as ``nan`` whatever its sign (``math.copysign`` and ``np.signbit`` tell)."""
+    return "nan:" + struct.pack("<d", value).hex() if math.isnan(value) else value.hex()
 
 
 def _int(value: int) -> bytes:

@@ -56,6 +56,7 @@ from hamilton_fast.cache.canonical import (
     MEMO_TIMEOUT_SECONDS,
     UnfingerprintableError,
     _combine,
+    _float_text,
     _int,
     _text,
 )
@@ -752,7 +753,7 @@ class _Fingerprinter(_CodeFingerprinter):
         if kind is int:
             return _combine(b"int", _int(obj))
         if kind is float:
-            return _combine(b"float", obj.hex().encode())
+            return _combine(b"float", _float_text(obj).encode())
         if kind is str:
             return _combine(b"str", _text(obj))
         if kind is bytes:
@@ -773,7 +774,9 @@ class _Fingerprinter(_CodeFingerprinter):
             base: Any = next(t for t in (int, float, str, bytes) if isinstance(obj, t))
             return _combine(b"subclass", _text(_qualified(kind)), self.value(base(obj)))
         if isinstance(obj, complex):
-            return _combine(b"complex", obj.real.hex().encode(), obj.imag.hex().encode())
+            return _combine(
+                b"complex", _float_text(obj.real).encode(), _float_text(obj.imag).encode()
+            )
         if isinstance(obj, bytearray | memoryview):
             return _combine(b"bytearray", bytes(obj))
         if isinstance(obj, dt.datetime):

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from hamilton_fast.cache.canonical import _float_text
 from hamilton_fast.cache.code import _MODIFIERS_ATTRIBUTE, _import_for, _reads
 from hamilton_fast.cache.libraries import (
     _BUILTIN_CALLABLES,
@@ -120,7 +121,7 @@ class _Walk:
         if kind in _ATOMS:
             return (kind, obj)
         if kind is float:
-            return (float, obj.hex())  # -0.0 == 0.0, but 1 / -0.0 is -inf
+            return (float, _float_text(obj))  # -0.0 == 0.0, but 1 / -0.0 is -inf
         if kind in _BY_REPR:
             zone = getattr(obj, "tzinfo", None)
             if zone is not None and not isinstance(zone, (dt.timezone, zoneinfo.ZoneInfo)):

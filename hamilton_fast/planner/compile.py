@@ -22,7 +22,9 @@ without a stamp (it reads something mutable) is traced on every run, as Hamilton
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
+import struct
 import types
 import typing
 import warnings
@@ -137,8 +139,8 @@ def run_function(node: Node, kwargs: Mapping[str, Any]) -> Any:
 
 def value_key(value: Any) -> Hashable:
     """A memo key for a Python value passed to a traced function, or None if it has none."""
-    if isinstance(value, float):
-        return ("float", value.hex())  # -0.0 == 0.0, but x / -0.0 is -inf
+    if isinstance(value, float):  # -0.0 == 0.0, but x / -0.0 is -inf; NaNs differ by sign
+        return ("float", struct.pack("<d", value) if math.isnan(value) else value.hex())
     if value is None or isinstance(value, (bool, int, str, bytes)):
         return (type(value).__name__, value)
     if isinstance(value, tuple):
