@@ -579,6 +579,16 @@ class _SourceFiles:
             self.size = 0
 
 
+def forget_memos() -> None:
+    """Forget what this process remembers about code: parsed source files, snippet sources,
+    what code reads (the memo directories' records stay)."""
+    _SOURCE_FILES.clear()
+    with _SOURCE_MEMO_LOCK:
+        _SOURCE_MEMO.clear()
+    _reads.cache_clear()
+    _normalized_source_of.cache_clear()
+
+
 _MAX_SOURCE_SIZE = 8 << 20  # a larger "source" is likely data: the snippet path reads less
 _SOURCE_FILES = _SourceFiles(max_files=256, max_bytes=64 << 20, max_stamps=4096)
 

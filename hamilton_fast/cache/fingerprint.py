@@ -212,16 +212,17 @@ class _Unfilled:
         sharing memory with a NumPy array can change between the two passes, and a memo
         must not learn a logical digest under the raw digest of other bytes."""
         values = _values_digest(self.arrays, fill=True)
-        return values, _raw_key(self.header, self.arrays) == self.raw
+        now = _raw_key(self.header, self.arrays, _null_bitmap_digest(self.arrays))
+        return values, now == self.raw
 
     def digest(self, values: bytes) -> bytes:
         return _combine(b"col-fixed", *self.header, self.nulls, values)
 
 
-def _raw_key(header: tuple[bytes, ...], arrays: list[Any]) -> bytes:
+def _raw_key(header: tuple[bytes, ...], arrays: list[Any], nulls: bytes) -> bytes:
     """Digest of a column's buffers as they are (the bytes under null slots included) and of
-    its null bitmap: the key of a :class:`ValuesMemo`."""
-    return _combine(b"raw-values", *header, _null_bitmap_digest(arrays), _values_digest(arrays))
+    its null bitmap (``nulls``, its digest): the key of a :class:`ValuesMemo`."""
+    return _combine(b"raw-values", *header, nulls, _values_digest(arrays))
 
 
 def _serially(todo: list[_Unfilled]) -> list[tuple[bytes, bool]]:
@@ -269,7 +270,7 @@ def _column_digest(series: pl.Series, defer: bool = False) -> bytes | _Unfilled:
             arrays = _arrays(series)
             if len(series) * (arrays[0].type.bit_width // 8) >= _MEMO_MIN_BYTES:
                 nulls = _null_bitmap_digest(arrays)
-                return _Unfilled(header, arrays, nulls, _raw_key(header, arrays))
+                return _Unfilled(header, arrays, nulls, _raw_key(header, arrays, nulls))
         return _combine(b"col-fixed", *header, *_fixed_width_digests(series))
     if dtype in (pl.Int128, pl.UInt128):  # Arrow has no 128-bit integers: hash the digits.
         series = series.cast(pl.String)
@@ -535,6 +536,12 @@ def _hash_file_content(path: str) -> str:
             h.update(view[:count])
             size += count
     return _combine(b"file", _int(size), h.digest()).hex()
+
+
+def forget_memos() -> None:
+    """Forget the file fingerprints this process remembers (the memo directories' stay)."""
+    with _MEMO_LOCK:
+        _PROCESS_FILE_MEMO.clear()
 
 
 def _file_memo(memo_dir: Path | None) -> Any:

@@ -132,3 +132,10 @@ def _library_token(obj: Any, module: str | None) -> bytes:
         or type(obj).__qualname__
     )
     return _combine(b"library", _text(module), _text(name), _text(_package_version(top)))
+
+
+def forget_memos() -> None:
+    """Forget which modules this process found to be library code, and their versions."""
+    _BY_NAME.clear()
+    _is_library_path.cache_clear()
+    _package_version.cache_clear()

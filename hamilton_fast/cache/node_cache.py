@@ -66,16 +66,9 @@ def forget_process_memos() -> None:
     and benchmarks of reruns in a new process; results never depend on it."""
     with _CODE_MEMO_LOCK:
         _CODE_MEMO.clear()
-    code_module._SOURCE_FILES.clear()
-    with code_module._SOURCE_MEMO_LOCK:
-        code_module._SOURCE_MEMO.clear()
-    code_module._reads.cache_clear()
-    code_module._normalized_source_of.cache_clear()
-    libraries._BY_NAME.clear()
-    libraries._is_library_path.cache_clear()
-    libraries._package_version.cache_clear()
-    with fingerprint_module._MEMO_LOCK:
-        fingerprint_module._PROCESS_FILE_MEMO.clear()
+    code_module.forget_memos()
+    libraries.forget_memos()
+    fingerprint_module.forget_memos()
 
 
 @dataclass(frozen=True)
