@@ -116,6 +116,46 @@ def test_series_round_trip_keeps_name_and_dtype(store: CacheStore, name: str) ->
     assert_frame_equal(store.scan("k-series").collect(), series.to_frame())
 
 
+def _flags(value: pl.DataFrame | pl.Series) -> dict[str, str | None]:
+    frame = value.to_frame() if isinstance(value, pl.Series) else value
+    return {
+        c.name: "asc" if c.flags["SORTED_ASC"] else "desc" if c.flags["SORTED_DESC"] else None
+        for c in frame.get_columns()
+    }
+
+
+def test_sorted_flags_come_back_on_every_read_path(store: CacheStore) -> None:
+    # IPC drops Polars' sorted flags; a hit must carry the flags the computed value had,
+    # since later queries choose their algorithms (and float summation order) by them.
+    ascending = pl.Series("k", [1, 1, 2, 5]).set_sorted()
+    descending = pl.Series("d", [4.0, 3.0, None, None]).set_sorted(descending=True)
+    plain = pl.Series("p", [1, 2, 3, 4])  # sorted, but Polars was never told
+    frame = pl.DataFrame([ascending, descending, plain])
+    store.put("k-asc", "asc", ascending)
+    store.put("k-desc", "desc", descending)
+    store.put("k-plain", "plain", plain)
+    store.put("k-frame", "frame", frame)
+    store.put("k-lazy", "lazy", pl.DataFrame({"x": [3, 1, 2]}).lazy().sort("x"))
+    expected = {
+        "k-asc": {"k": "asc"},
+        "k-desc": {"d": "desc"},
+        "k-plain": {"p": None},
+        "k-frame": {"k": "asc", "d": "desc", "p": None},
+        "k-lazy": {"x": "asc"},
+    }
+    mapped = store.map_columns(store.lookup(["k-asc", "k-desc", "k-plain"]).values())
+    for key, flags in expected.items():
+        got = store.get(key)
+        assert _flags(got) == flags, key
+        scanned = store.scan(key)
+        assert scanned is not None
+        assert _flags(scanned.collect()) == flags, key
+        if key in mapped:
+            assert _flags(mapped[key]) == flags, key
+    assert_series_equal(store.get("k-desc"), descending)
+    assert_frame_equal(store.get("k-frame"), frame)
+
+
 SCALARS = [
     None,
     True,
@@ -781,9 +821,7 @@ def test_map_columns_reads_recorded_layouts_and_falls_back_to_the_ipc_footer(
 ) -> None:
     path = tmp_path / "cache"
     with CacheStore(path) as store:
-        entries = [
-            store.put(f"k-{s.name}", s.name, s) for s in [*LAYOUT_SERIES, *NO_LAYOUT_SERIES]
-        ]
+        entries = [store.put(f"k-{s.name}", s.name, s) for s in [*LAYOUT_SERIES, *NO_LAYOUT_SERIES]]
     for entry, series in zip(entries, [*LAYOUT_SERIES, *NO_LAYOUT_SERIES], strict=True):
         assert (entry.layout is not None) == any(series is s for s in LAYOUT_SERIES), entry.node
     with CacheStore(path) as store:

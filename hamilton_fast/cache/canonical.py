@@ -20,8 +20,9 @@ import xxhash
 
 from hamilton_fast.errors import CacheError
 
-FORMAT_VERSION = "1"
-"""Bump when a canonical stream built from these pieces changes: every existing key then misses."""
+FORMAT_VERSION = "2"
+"""Bump when a canonical stream built from these pieces changes, or what a stored value carries
+(2: the columns' sorted flags): every existing key then misses."""
 
 _HINT = (
     'Hint: mark the node `@cache(behavior="disable")`, or pass a value that can be hashed '

@@ -116,6 +116,9 @@ class Entry:
     # For a series of a fixed-width type: where its buffers lie in the file (see
     # ``_column_layout``), so a read maps them without parsing the IPC footer.
     layout: tuple[Any, ...] | None = field(default=None, hash=False, compare=False)
+    # Columns Polars knew to be sorted when the value was stored ("asc" or "desc" by name):
+    # IPC drops the flags, and a read restores them (see ``_sorted_flags``).
+    sorted_columns: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 class _Corrupt(Exception):
@@ -227,7 +230,7 @@ class CacheStore:
     ) -> Entry:
         """Store ``value`` for ``node`` under ``key`` and return its entry.
 
-        Frames and series go to Arrow IPC (a LazyFrame is sunk to IPC); scalars, dates,
+        Frames and series go to Arrow IPC (a LazyFrame is collected first); scalars, dates,
         decimals and lists/tuples/dicts/sets of them to typed JSON; anything else only with
         ``format="pickle"``. If ``key`` already has an entry, that entry is kept and returned
         (keys are content-derived, so both values are the same) unless ``overwrite=True``, as
@@ -260,13 +263,15 @@ class CacheStore:
                 checksum=_checksum_text(payload),
             )
         else:
-            file_path, checksum = self._write_file(key, node, kind, fmt, value)
+            file_path, checksum, flags = self._write_file(key, node, kind, fmt, value)
             identity = _identity(file_path)
             record.update(
                 file=file_path.name, size=identity[0], checksum=checksum, stat=list(identity)
             )
             if kind == "series":
                 record["layout"] = _column_layout(file_path)
+            if flags:
+                record["sorted"] = flags
         text = json.dumps(record, separators=(",", ":"))
         index = self._index
         if overwrite:
@@ -280,13 +285,15 @@ class CacheStore:
             index.set(key, text)  # theirs was cleared meanwhile, or unreadable
         return _entry(self, key, record)
 
-    def _write_file(self, key: str, node: str, kind: str, fmt: str, value: Any) -> tuple[Path, str]:
-        """Write the value file atomically; returns its path and checksum."""
+    def _write_file(
+        self, key: str, node: str, kind: str, fmt: str, value: Any
+    ) -> tuple[Path, str, dict[str, str]]:
+        """Write the value file atomically; returns its path, checksum and sorted columns."""
         final = self.values_dir / f"{_file_stem(key)}-{uuid.uuid4().hex[:16]}{_EXTENSIONS[fmt]}"
         handle, temporary = tempfile.mkstemp(dir=self.values_dir, prefix=".tmp-", suffix=".part")
         os.close(handle)
         try:
-            _write_value(temporary, kind, fmt, value)
+            flags = _write_value(temporary, kind, fmt, value)
             checksum = _checksum_file(Path(temporary))
             # Dated back past the racy window, so the identity recorded below vouches for the
             # content at once: any later write moves the mtime to "now", which differs.
@@ -306,7 +313,7 @@ class CacheStore:
                 f"  key: {key}\n  directory: {self.values_dir}\n"
                 'Hint: check the disk, or mark the node `@cache(behavior="disable")`.'
             ) from exc
-        return final, checksum
+        return final, checksum, flags
 
     # reading --------------------------------------------------------------------------------
 
@@ -400,7 +407,7 @@ class CacheStore:
             frame = pl.from_arrow(table, rechunk=False)
             assert isinstance(frame, pl.DataFrame)
             for (entry, (name, _), _), series in zip(group, frame.get_columns(), strict=True):
-                result[entry.key] = series.alias(name)
+                result[entry.key] = _restore_sorted(series.alias(name), entry.sorted_columns)
         return result
 
     def get(self, key: str) -> Any | None:
@@ -439,7 +446,13 @@ class CacheStore:
             self._drop_corrupt(entry, str(exc))
             return None
         self._note_reads([entry], {} if identity is None else {key: (entry, identity)})
-        return pl.scan_ipc(entry.path)
+        scan = pl.scan_ipc(entry.path)
+        if not entry.sorted_columns:
+            return scan
+        return scan.with_columns(
+            pl.col(name).set_sorted(descending=how == "desc")
+            for name, how in entry.sorted_columns.items()
+        )
 
     def _map_verified(self, entry: Entry) -> tuple[tuple[int, ...] | None, Any, Any]:
         """Open, verify (by the open file's stat) and map one series file."""
@@ -474,6 +487,12 @@ class CacheStore:
             raise _Corrupt("value file missing") from exc
         except Exception as exc:
             raise _Corrupt(f"unreadable value file: {exc}") from exc
+        if entry.sorted_columns:
+            frame = frame.with_columns(
+                _restore_sorted(frame.get_column(name), entry.sorted_columns)
+                for name in entry.sorted_columns
+                if name in frame.columns
+            )
         return (frame.to_series(0) if entry.kind == "series" else frame), identity
 
     def _verify_file(
@@ -703,7 +722,31 @@ def _entry(store: CacheStore, key: str, record: Mapping[str, Any]) -> Entry:
         parts=parts if isinstance(parts, dict) else {},
         identity=identity,
         layout=tuple(layout) if isinstance(layout := record.get("layout"), list) else None,
+        sorted_columns=flags if isinstance(flags := record.get("sorted"), dict) else {},
     )
+
+
+def _sorted_flags(frame: pl.DataFrame) -> dict[str, str]:
+    """The columns of a frame that Polars knows to be sorted, by name.
+
+    The flag is part of what a value is to the rest of a query: Polars picks its algorithms by
+    it (a sorted partition key groups by slices, and a mean over slices sums in another order
+    than over gathered rows, so the last bits differ). A cached value must come back with the
+    flags the computed one had, or a cached run differs from an uncached one.
+    """
+    flags: dict[str, str] = {}
+    for column in frame.get_columns():
+        state = column.flags
+        if state.get("SORTED_ASC"):
+            flags[column.name] = "asc"
+        elif state.get("SORTED_DESC"):
+            flags[column.name] = "desc"
+    return flags
+
+
+def _restore_sorted(series: pl.Series, flags: Mapping[str, str]) -> pl.Series:
+    how = flags.get(series.name)
+    return series if how is None else series.set_sorted(descending=how == "desc")
 
 
 def _file_name(entry: Entry) -> str | None:
@@ -879,18 +922,21 @@ def _holds_objects(dtype: Any) -> bool:
     return False
 
 
-def _write_value(path: str, kind: str, fmt: str, value: Any) -> None:
+def _write_value(path: str, kind: str, fmt: str, value: Any) -> dict[str, str]:
+    """Write ``value`` to ``path``; returns its sorted columns (see ``_sorted_flags``)."""
     if fmt == "pickle":
         with open(path, "wb") as handle:
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        return
+        return {}
     if isinstance(value, pl.LazyFrame):
-        value.sink_ipc(path, compression="uncompressed")
-        return
+        # Collected, not sunk: the sorted flags the user's own `collect()` would give exist
+        # only on the collected frame (the default engine, as a plain `collect()` uses).
+        value = value.collect()
     frame = value.to_frame() if isinstance(value, pl.Series) else value
     # One record batch: a memory-mapped read then gives one chunk per column, which Polars
     # takes over far faster than Polars' default of a batch per 125,000 rows.
     frame.write_ipc(path, compression="uncompressed", record_batch_size=max(frame.height, 1))
+    return _sorted_flags(frame)
 
 
 def _fsync_path(path: str | Path) -> None:
