@@ -39,6 +39,7 @@ from hamilton_fast.graph import Graph, NodeRole, build_graph, describe_type
 from hamilton_fast.nodes import CheckOutcome
 from hamilton_fast.planner.compile import TraceMemo, compile_request, value_key
 from hamilton_fast.planner.ir import Compiled, EngineName
+from hamilton_fast.planner.sortedness import mark_sorted
 
 __all__ = ["ENGINES", "Builder", "Driver", "Variable"]
 
@@ -235,8 +236,9 @@ class Driver:
         overrides: Mapping[str, Any] | None,
     ) -> Compiled:
         names = self._final_names(final_vars)
-        overrides = dict(overrides or {})
-        inputs = dict(inputs or {})
+        # Sorted columns flagged first, so that keys, plans and results all see the flags.
+        overrides = {name: mark_sorted(value) for name, value in (overrides or {}).items()}
+        inputs = {name: mark_sorted(value) for name, value in (inputs or {}).items()}
         if len(self._memo) > _MAX_MEMO_PER_NODE * len(self.graph.nodes):
             self._memo.clear()  # traces under stamps that changed since: never asked again
         if self.cache is not None:

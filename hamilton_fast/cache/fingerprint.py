@@ -149,14 +149,22 @@ def _frame_digest(value: pl.DataFrame | pl.Series, memo: ValuesMemo | None = Non
 
 
 def _framed(value: pl.DataFrame | pl.Series, digests: Iterator[bytes]) -> bytes:
-    """A frame's or series' digest from its columns' digests (taken in column order)."""
+    """A frame's or series' digest from its columns' digests (taken in column order) and
+    their sorted flags: Polars picks algorithms by a flag (a mean over a sorted key sums in
+    another order), so equal values with other flags may give other last bits."""
     if isinstance(value, pl.Series):
-        return _combine(b"series", _text(value.name), next(digests))
+        return _combine(b"series", _text(value.name), _sorted_flag(value), next(digests))
     parts = [_int(value.height), _int(value.width)]
     for column in value.get_columns():
         parts.append(_text(column.name))
+        parts.append(_sorted_flag(column))
         parts.append(next(digests))
     return _combine(b"frame", *parts)
+
+
+def _sorted_flag(series: pl.Series) -> bytes:
+    flags = series.flags
+    return b"asc" if flags["SORTED_ASC"] else b"desc" if flags["SORTED_DESC"] else b""
 
 
 _PARALLEL_BYTES = 1 << 25

