@@ -236,9 +236,10 @@ class Driver:
         overrides: Mapping[str, Any] | None,
     ) -> Compiled:
         names = self._final_names(final_vars)
-        # Sorted columns flagged first, so that keys, plans and results all see the flags.
+        # Overrides are few: flagged here, before keying. Inputs are flagged by the planner,
+        # and only those a computation reads (a rerun served from the cache reads none).
         overrides = {name: mark_sorted(value) for name, value in (overrides or {}).items()}
-        inputs = {name: mark_sorted(value) for name, value in (inputs or {}).items()}
+        inputs = dict(inputs or {})
         if len(self._memo) > _MAX_MEMO_PER_NODE * len(self.graph.nodes):
             self._memo.clear()  # traces under stamps that changed since: never asked again
         if self.cache is not None:
@@ -266,7 +267,8 @@ class Driver:
         template = found[0] if found is not None and found[1] == stamps else None
         if template is not None and template.recipe is not None:
             # Same request shape as before: rebuild the queries, skip planning and checks.
-            current = {**self.config, **inputs, **overrides}
+            marked = {name: mark_sorted(value) for name, value in inputs.items()}
+            current = {**self.config, **marked, **overrides}  # flagged as the planner does
             compiled = dataclasses.replace(
                 template,
                 queries=template.recipe.replay(current),

@@ -21,6 +21,7 @@ from polars.testing import assert_frame_equal, assert_series_equal
 
 from hamilton_fast import driver
 from hamilton_fast.cache import fingerprint_frame
+from hamilton_fast.planner import sortedness
 from hamilton_fast.planner.sortedness import mark_sorted
 from tests.cache_modules import DICT_RESULT, Project, run_cached, statuses
 
@@ -166,12 +167,43 @@ def test_results_depend_on_the_data_not_on_how_the_key_was_flagged(project: Proj
     assert not plain["demand_mean"].equals(unflagged["demand_mean"])  # the premise of the test
 
 
-def test_a_key_flagged_by_the_user_hits_the_entry_of_the_unflagged_one(
+def test_cached_runs_flag_what_they_compute_from_and_equal_uncached_ones(
     project: Project, tmp_path: Path
 ) -> None:
     modules = project.load()
     cache = tmp_path / "cache"
-    run_cached(modules, cache, OUTPUTS, panel_inputs(flagged=False), adapter=DICT_RESULT)
-    # The same data, now sorted by the user (which flags it): a hit, equal to an uncached run.
-    dr, _ = run_cached(modules, cache, OUTPUTS, panel_inputs(flagged=True), adapter=DICT_RESULT)
+    plain = panel_inputs(flagged=False)
+    # Cold, then `demand_share` edited: computed from a hit of `demand_mean` and the inputs.
+    run_cached(modules, cache, OUTPUTS, plain, adapter=DICT_RESULT)  # compares with uncached
+    project.edit("panel", "demand / demand_mean", "demand_mean / demand")
+    modules = project.load()
+    dr, _ = run_cached(modules, cache, OUTPUTS, plain, adapter=DICT_RESULT)
+    assert statuses(dr) == {
+        "demand_mean": "hit",
+        "demand_roll": "hit",
+        "demand_share": "computed",
+    }
+    # The same data flagged by the user counts as another input (a flag the user sets is
+    # not always the one the data gives: a constant column is sorted both ways): a miss,
+    # recomputed to the same bits.
+    dr, flagged = run_cached(
+        modules, cache, OUTPUTS, panel_inputs(flagged=True), adapter=DICT_RESULT
+    )
+    assert {statuses(dr)[n] for n in OUTPUTS} == {"computed"}
+    for name in OUTPUTS:
+        assert_series_equal(flagged[name], dr.execute([name], inputs=plain)[name])
+    # A rerun served from the cache reads no input, so checks none for sortedness.
+    reads: list[str] = []
+    real = sortedness._marked
+
+    def counting(series: pl.Series) -> pl.Series:
+        reads.append(series.name)
+        return real(series)
+
+    sortedness._marked = counting
+    try:
+        dr, _ = run_cached(modules, cache, OUTPUTS, plain, adapter=DICT_RESULT, check=False)
+    finally:
+        sortedness._marked = real
     assert {statuses(dr)[n] for n in OUTPUTS} == {"hit"}
+    assert reads == []

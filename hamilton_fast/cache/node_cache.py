@@ -46,6 +46,7 @@ from hamilton_fast.graph import Graph, NodeRole, describe_type
 from hamilton_fast.nodes import Node
 from hamilton_fast.planner.compile import run_function
 from hamilton_fast.planner.ir import Cached, Compiled
+from hamilton_fast.planner.sortedness import mark_sorted
 
 __all__ = ["BEHAVIORS", "CachePlan", "NodeCache", "NodeStatus", "forget_process_memos"]
 
@@ -238,7 +239,10 @@ class NodeCache:
                     # so it is called now (once; the run reuses the value) and its result, a
                     # plan over files, is fingerprinted by their content.
                     kwargs = {
-                        d.name: sources[d.name] if d.name in sources else values[d.name]
+                        # Inputs flagged as the planner would pass them (sortedness.py).
+                        d.name: sources[d.name]
+                        if d.name in sources
+                        else mark_sorted(values[d.name])
                         for d in node.dependencies
                         if d.name in sources or d.name in values
                     }

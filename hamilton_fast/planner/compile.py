@@ -49,6 +49,7 @@ from hamilton_fast.planner.ir import (
     Tail,
     judge_check,
 )
+from hamilton_fast.planner.sortedness import mark_sorted
 from hamilton_fast.planner.trace import Opaque, Traced, trace_node
 
 __all__ = ["TraceMemo", "compile_request", "run_function", "value_key"]
@@ -166,6 +167,7 @@ class _Compiler:
         self.outputs = tuple(dict.fromkeys(outputs))
         self.requested = set(self.outputs)
         self.given = values  # inputs and config
+        self.marked: dict[str, Any] = {}  # given values as the computation reads them
         self.overrides = overrides
         self.memo = memo
         self.stamp_of = stamp_of
@@ -226,7 +228,9 @@ class _Compiler:
             return self.overrides[name]
         node = self.graph.nodes[name]
         if node.role in (NodeRole.INPUT, NodeRole.CONFIG) and name in self.given:
-            return self.given[name]
+            if name not in self.marked:  # sorted columns flagged for Polars (sortedness.py)
+                self.marked[name] = mark_sorted(self.given[name])
+            return self.marked[name]
         return _MISSING
 
     def _frame_group(self, frame_node: str, frame: pl.DataFrame | pl.LazyFrame) -> _Group:
