@@ -269,10 +269,12 @@ class Driver:
             # Same request shape as before: rebuild the queries, skip planning and checks.
             marked = {name: mark_sorted(value) for name, value in inputs.items()}
             current = {**self.config, **marked, **overrides}  # flagged as the planner does
+            given = {**self.config, **inputs, **overrides}  # requested ones come back as given
             compiled = dataclasses.replace(
                 template,
                 queries=template.recipe.replay(current),
-                values={n: current[n] for n in template.values},
+                values={n: given[n] for n in template.values},
+                as_given={n: given[n] for n in template.as_given},
             )
         else:
             values = self._check_request(names, inputs, overrides)

@@ -228,6 +228,8 @@ class _Compiler:
             return self.overrides[name]
         node = self.graph.nodes[name]
         if node.role in (NodeRole.INPUT, NodeRole.CONFIG) and name in self.given:
+            if not self.consumers.get(name):  # read by no computation: as given
+                return self.given[name]
             if name not in self.marked:  # sorted columns flagged for Polars (sortedness.py)
                 self.marked[name] = mark_sorted(self.given[name])
             return self.marked[name]
@@ -711,13 +713,21 @@ class _Compiler:
     def finish(self) -> Compiled:
         columns: list[str] = []
         values: dict[str, Any] = {}
+        # Requested inputs come back as given, whatever flags the computation read them with.
+        as_given = {
+            name: self.given[name]
+            for name in self.outputs
+            if name not in self.overrides
+            and self.graph.nodes[name].role in (NodeRole.INPUT, NodeRole.CONFIG)
+            and name in self.given
+        }
         for name in self.outputs:
             slot = self.slots[name]
             if slot.kind in ("column", "scalar"):
                 self.materialize(name)
                 columns.append(name)
             else:
-                values[name] = slot.value
+                values[name] = as_given.get(name, slot.value)
         by_group: dict[int, tuple[_Group, list[str]]] = {}
         for name in columns:
             group = self.slots[name].group
@@ -763,6 +773,11 @@ class _Compiler:
             check_outcomes=tuple(decided),
             recipe=Recipe(tuple(self.log)) if self.replayable and not decided else None,
             tails=tails,
+            as_given={
+                name: value
+                for name, value in as_given.items()
+                if name in output_group and isinstance(value, pl.Series)
+            },
         )
 
     def _streaming_tail(
