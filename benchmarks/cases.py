@@ -24,6 +24,7 @@ from benchmarks.engines import (
     APACHE_HAMILTON_PANDAS,
     HAMILTON_FAST,
     HANDWRITTEN,
+    HANDWRITTEN_SORTED,
     assert_same_frame,
     make_runner,
     to_polars,
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 
     import polars as pl
 
-FORECAST_ENGINES = (HAMILTON_FAST, APACHE_HAMILTON_PANDAS, HANDWRITTEN)
+FORECAST_ENGINES = (HAMILTON_FAST, APACHE_HAMILTON_PANDAS, HANDWRITTEN, HANDWRITTEN_SORTED)
 """Apache Hamilton runs the pandas module: windows `.over(...)` have no `pl.Series` form."""
 
 
@@ -139,6 +140,10 @@ class ForecastCase:
                 f"Hint: use `{APACHE_HAMILTON_PANDAS}` (its pandas module)."
             )
             raise ValueError(msg)
+        if engine == HANDWRITTEN_SORTED:
+            return functools.partial(
+                handwritten_forecast, self.panel, self.outputs, sorted_key=True
+            )
         flavor = "pandas" if engine == APACHE_HAMILTON_PANDAS else "expr"
         return make_runner(
             engine, self.modules[flavor], self.outputs, self.inputs, self.handwritten

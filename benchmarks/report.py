@@ -45,12 +45,20 @@ HAMILTON_FAST = "hamilton_fast"
 APACHE_HAMILTON = "apache_hamilton"
 APACHE_HAMILTON_PANDAS = "apache_hamilton_pandas"
 HANDWRITTEN = "handwritten"
-ENGINE_ORDER = (HAMILTON_FAST, APACHE_HAMILTON, APACHE_HAMILTON_PANDAS, HANDWRITTEN)
+HANDWRITTEN_SORTED = "handwritten_sorted"
+ENGINE_ORDER = (
+    HAMILTON_FAST,
+    APACHE_HAMILTON,
+    APACHE_HAMILTON_PANDAS,
+    HANDWRITTEN,
+    HANDWRITTEN_SORTED,
+)
 ENGINE_LABELS = {
     HAMILTON_FAST: "hamilton_fast",
     APACHE_HAMILTON: "Apache Hamilton (pl.Series nodes, PolarsDataFrameResult)",
     APACHE_HAMILTON_PANDAS: "Apache Hamilton (pd.Series nodes, PandasDataFrameResult)",
     HANDWRITTEN: "hand-written Polars query",
+    HANDWRITTEN_SORTED: "hand-written Polars query, key flagged sorted (`set_sorted`)",
 }
 SCENARIO_LABELS = {
     HANDWRITTEN: "hand-written Polars query (recompute)",
