@@ -406,8 +406,10 @@ class CacheStore:
             table = pa.Table.from_arrays([c for _, _, c in group], schema=schema)
             frame = pl.from_arrow(table, rechunk=False)
             assert isinstance(frame, pl.DataFrame)
-            for (entry, (name, _), _), series in zip(group, frame.get_columns(), strict=True):
-                result[entry.key] = _restore_sorted(series.alias(name), entry.sorted_columns)
+            for (entry, (name, _), _), column in zip(group, frame.get_columns(), strict=True):
+                named = column.alias(name)
+                flags = entry.sorted_columns
+                result[entry.key] = _restore_sorted(named, flags) if flags else named
         return result
 
     def get(self, key: str) -> Any | None:
