@@ -23,7 +23,7 @@ import pytest
 from polars.testing import assert_frame_equal, assert_series_equal
 
 import hamilton_fast.cache.store as store_module
-from hamilton_fast.cache import CacheCorruptionWarning, CacheStore, Entry
+from hamilton_fast.cache import CacheCorruptionWarning, CacheStore, Entry, node_cache
 from hamilton_fast.errors import CacheError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -580,6 +580,57 @@ def test_map_columns_reads_series_zero_copy_and_drops_corrupt_ones(tmp_path: Pat
     assert_series_equal(columns["k1"], long)
     assert_series_equal(columns["k2"], short)
     assert_series_equal(columns["k3"], day)
+
+
+def test_a_file_mapped_before_is_reused_only_while_it_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_module.forget_memos()
+    path = tmp_path / "cache"
+    values = pl.Series("x", np.arange(50_000, dtype=np.float64))
+    with CacheStore(path) as store:
+        entry = store.put("k1", "x", values)
+        other = store.put("k2", "y", values.alias("y"))
+    assert entry.path is not None
+    opened: list[str] = []
+    real_map = store_module._map_single_column
+
+    def counting(entry: Entry, descriptor: int) -> Any:
+        opened.append(entry.key)
+        return real_map(entry, descriptor)
+
+    monkeypatch.setattr(store_module, "_map_single_column", counting)
+    with CacheStore(path) as store:  # another store object, as a rebuilt driver has
+        first = store.map_columns([entry, other])
+        again = store.map_columns(store.lookup(["k1", "k2"]).values())
+    assert opened == ["k1", "k2"]  # the second read reused both mappings
+    assert_series_equal(again["k1"], values)
+    assert_series_equal(again["k2"], first["k2"])
+
+    # Bytes changed in place (same size): the identity moves, so the file is checksummed.
+    data = bytearray(entry.path.read_bytes())
+    data[-200] ^= 0xFF
+    entry.path.write_bytes(bytes(data))
+    with CacheStore(path) as store, pytest.warns(CacheCorruptionWarning, match="`x`"):
+        assert "k1" not in store.map_columns([entry])  # checksummed, not remembered
+
+    # Re-hashing modes never take a remembered mapping.
+    with CacheStore(path, verify="always") as store:
+        assert_series_equal(store.map_columns([other])["k2"], values.alias("y"))
+    assert opened[-1] == "k2"
+
+    # Clearing forgets the mapping (its disk space is freed with it); so does a new process.
+    with CacheStore(path) as store:
+        store.map_columns([other])
+        assert other.path is not None
+        assert str(other.path) in store_module._MAPPED
+        store.clear("y")
+        assert str(other.path) not in store_module._MAPPED
+        entry = store.put("k3", "z", values.alias("z"))
+        store.map_columns([entry])
+    assert str(entry.path) in store_module._MAPPED
+    node_cache.forget_process_memos()
+    assert not store_module._MAPPED
 
 
 # --------------------------------------------------------------------------------------------

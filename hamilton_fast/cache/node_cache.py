@@ -28,6 +28,7 @@ import polars as pl
 from hamilton_fast.cache import code as code_module
 from hamilton_fast.cache import fingerprint as fingerprint_module
 from hamilton_fast.cache import libraries
+from hamilton_fast.cache import store as store_module
 from hamilton_fast.cache.fingerprint import (
     DiskValuesMemo,
     UnfingerprintableError,
@@ -70,6 +71,7 @@ def forget_process_memos() -> None:
     code_module.forget_memos()
     libraries.forget_memos()
     fingerprint_module.forget_memos()
+    store_module.forget_memos()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ with :class:`CacheCorruptionWarning`, is removed, and reads as a miss.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import datetime as dt
 import decimal
@@ -372,6 +373,9 @@ class CacheStore:
         """
         columns: list[tuple[Entry, Any, Any]] = []
         identities: dict[str, tuple[Entry, tuple[int, ...]]] = {}
+        result: dict[str, pl.Series] = {}
+        read: list[Entry] = []
+        vouched: dict[str, tuple[int, ...]] = {}
         for entry in entries:
             if entry.kind != "series" or entry.format != "ipc":
                 raise CacheError(
@@ -380,21 +384,27 @@ class CacheStore:
                     f"  key: {entry.key}\n"
                     "Hint: read it with `CacheStore.get` or `CacheStore.scan`."
                 )
+            remembered = self._remembered_column(entry)
+            if remembered is not None:
+                result[entry.key] = remembered
+                read.append(entry)
+                continue
             try:
-                identity, field_, column = self._map_verified(entry)
+                identity, current, field_, column = self._map_verified(entry)
             except _Corrupt as exc:
                 self._drop_corrupt(entry, str(exc))
                 continue
             if identity is not None:
                 identities[entry.key] = (entry, identity)
+            vouched[entry.key] = current
             columns.append((entry, field_, column))
-        self._note_reads([e for e, _, _ in columns], identities)
+            read.append(entry)
+        self._note_reads(read, identities)
         # One Arrow table per height, one conversion each: converting column by column costs
         # about as much as mapping the files.
         by_height: dict[int, list[tuple[Entry, Any, Any]]] = {}
         for item in columns:
             by_height.setdefault(len(item[2]), []).append(item)
-        result: dict[str, pl.Series] = {}
         for group in by_height.values():
             # Placeholder names: two entries may store series of the same name.
             schema = pa.schema(
@@ -410,7 +420,30 @@ class CacheStore:
                 named = column.alias(name)
                 flags = entry.sorted_columns
                 result[entry.key] = _restore_sorted(named, flags) if flags else named
+                _remember_column(entry, vouched[entry.key], result[entry.key])
         return result
+
+    def _remembered_column(self, entry: Entry) -> pl.Series | None:
+        """The series this process mapped from ``entry``'s file before, if the file is still
+        the one checksummed (its identity vouches for it, as a read in ``"stat"`` mode asks);
+        None otherwise, and for the other modes, which re-hash."""
+        if self.verify != "stat" or entry.path is None:
+            return None
+        name = str(entry.path)
+        with _MAPPED_LOCK:
+            known = _MAPPED.get(name)
+        if known is None or known[0] != entry.checksum:
+            return None
+        try:
+            info = os.stat(name)
+        except OSError:
+            return None  # the full read reports it
+        current = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        if known[1] != current or not _vouches(entry.identity, (*current, time.time_ns())):
+            return None
+        with _MAPPED_LOCK:
+            _MAPPED.move_to_end(name)
+        return known[2]
 
     def get(self, key: str) -> Any | None:
         """The stored value (eager), or None on a miss or a corrupted entry (with a warning)."""
@@ -456,19 +489,24 @@ class CacheStore:
             for name, how in entry.sorted_columns.items()
         )
 
-    def _map_verified(self, entry: Entry) -> tuple[tuple[int, ...] | None, Any, Any]:
-        """Open, verify (by the open file's stat) and map one series file."""
+    def _map_verified(
+        self, entry: Entry
+    ) -> tuple[tuple[int, ...] | None, tuple[int, ...], Any, Any]:
+        """Open, verify (by the open file's stat) and map one series file: (identity worth
+        recording, the file's (size, mtime, ctime, inode) as mapped, field, column)."""
         assert entry.path is not None
         try:
             descriptor = os.open(entry.path, os.O_RDONLY)
         except FileNotFoundError as exc:
             raise _Corrupt("value file missing") from exc
         try:
-            identity = self._verify_file(entry, info=os.fstat(descriptor))
+            info = os.fstat(descriptor)
+            identity = self._verify_file(entry, info=info)
             field_, column = _map_single_column(entry, descriptor)
         finally:
             os.close(descriptor)
-        return identity, field_, column
+        current = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        return identity, current, field_, column
 
     def _read(self, entry: Entry, record: Mapping[str, Any]) -> tuple[Any, tuple[int, ...] | None]:
         if entry.format == "json":
@@ -666,6 +704,7 @@ class CacheStore:
             index.delete(key)
         file_name = record.get("file")
         if isinstance(file_name, str):
+            _forget_column(self.values_dir / file_name)
             _remove(self.values_dir / file_name)
         return True
 
@@ -687,6 +726,41 @@ class CacheStore:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+_MAPPED_MAX = 4096
+_MAPPED: collections.OrderedDict[str, tuple[str, tuple[int, ...], pl.Series]] = (
+    collections.OrderedDict()
+)
+"""Series this process mapped from value files, by file path: (checksum, the file's (size,
+mtime, ctime, inode) when mapped, series). A warm rerun asks for the same files again: one
+``stat`` each then tells that the file is still the one mapped (value files are never written
+in place: a write makes a new file, and any write would move the mtime and ctime), instead of
+opening, mapping and converting it again (a sixth of the forecast's warm rerun). Least
+recently used first out (4,096 files); an entry removed by this process forgets its file, so
+that its disk space is freed with the mapping; a file another process removes stays mapped
+(its space held) until it is pushed out or this process ends."""
+_MAPPED_LOCK = threading.Lock()
+
+
+def _remember_column(entry: Entry, current: tuple[int, ...], series: pl.Series) -> None:
+    if entry.path is None:
+        return
+    with _MAPPED_LOCK:
+        _MAPPED[str(entry.path)] = (entry.checksum, current, series)
+        _MAPPED.move_to_end(str(entry.path))
+        while len(_MAPPED) > _MAPPED_MAX:
+            _MAPPED.popitem(last=False)
+
+
+def _forget_column(path: Path) -> None:
+    with _MAPPED_LOCK:
+        _MAPPED.pop(str(path), None)
+
+
+def forget_memos() -> None:
+    """Forget the series this process mapped (what a new process would not know)."""
+    with _MAPPED_LOCK:
+        _MAPPED.clear()
 
 
 def _parse_record(text: Any) -> dict[str, Any] | None:
