@@ -274,7 +274,11 @@ class Driver:
                 template,
                 queries=template.recipe.replay(current),
                 values={n: given[n] for n in template.values},
-                as_given={n: given[n] for n in template.as_given},
+                as_given={
+                    n: inputs[n]
+                    for n in template.output_group
+                    if n in inputs and n not in overrides and marked[n] is not inputs[n]
+                },
             )
         else:
             values = self._check_request(names, inputs, overrides)

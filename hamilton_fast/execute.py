@@ -44,11 +44,10 @@ def collect_outputs(
             tail = compiled.tails.get(gid)
             if tail is not None:  # element-wise layers, same bits on either engine (ir.Tail)
                 frames[index] = tail.query(frames[index]).collect(engine="streaming")
-            given = [
-                s.alias(n) for n, s in compiled.as_given.items() if compiled.output_group[n] == gid
-            ]
-            if given:  # requested inputs as given, not as flagged for the query (Compiled)
-                frames[index] = frames[index].with_columns(given)
+            for name, series in compiled.as_given.items():
+                if compiled.output_group[name] == gid:  # as given, not as flagged (Compiled)
+                    frame = frames[index]  # collected just now: ours to change in place
+                    frame.replace_column(frame.get_column_index(name), series.alias(name))
     except pl.exceptions.PolarsError as exc:
         raise _locate_failure(compiled, graph, exc) from exc
     return (

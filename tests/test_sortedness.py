@@ -244,3 +244,9 @@ def test_requested_inputs_come_back_as_given(
         assert_series_equal(result["series_id"], plain["series_id"])
         assert flag_of(result["series_id"]) is None
         assert result["panel"] is panel
+    # A plan made for an unsorted key, replayed for a sorted one (uncached: a recipe).
+    shuffled = plain["series_id"].sample(fraction=1.0, shuffle=True, seed=1)
+    dr.execute(["series_id", "demand_mean"], inputs={**plain, "series_id": shuffled})
+    result = dr.execute(["series_id", "demand_mean"], inputs=plain)
+    assert flag_of(result["series_id"]) is None
+    assert_series_equal(result["demand_mean"], flagged_mean)

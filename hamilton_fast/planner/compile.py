@@ -717,9 +717,7 @@ class _Compiler:
         as_given = {
             name: self.given[name]
             for name in self.outputs
-            if name not in self.overrides
-            and self.graph.nodes[name].role in (NodeRole.INPUT, NodeRole.CONFIG)
-            and name in self.given
+            if name in self.marked and self.marked[name] is not self.given[name]
         }
         for name in self.outputs:
             slot = self.slots[name]

@@ -132,8 +132,8 @@ class Compiled:
     # Row spaces whose query ends in element-wise layers run on the streaming engine (see
     # Tail); their ``queries`` entry is the rest, selecting what the tail reads.
     tails: Mapping[int, Tail] = field(default_factory=dict)
-    # Requested Series inputs, as the user gave them: a computation may have read them with
-    # Polars' sorted flag set (see sortedness.py); the result holds them unchanged.
+    # Requested Series inputs that a computation read with Polars' sorted flag set (see
+    # sortedness.py), as the user gave them: the result holds them unchanged.
     as_given: Mapping[str, pl.Series] = field(default_factory=dict)
 
 
