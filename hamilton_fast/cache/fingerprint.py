@@ -110,7 +110,8 @@ class ValuesMemo(Protocol):
 
 
 def fingerprint_frame(value: pl.DataFrame | pl.Series, memo: ValuesMemo | None = None) -> str:
-    """Fingerprint of a frame's or series' content: names, dtypes, row count and values.
+    """Fingerprint of a frame's or series' content: names, dtypes, row count, values and
+    Polars' sorted flags (by which Polars picks algorithms, so they can change last bits).
 
     Values are hashed logically (slice offsets, chunking and the bytes behind null slots do not
     matter); numeric columns without nulls hash their data buffers directly, at memory speed.
@@ -123,9 +124,12 @@ def fingerprint_frame(value: pl.DataFrame | pl.Series, memo: ValuesMemo | None =
     exact, and the same column seen again (a rerun) skips the copy.
 
     >>> import polars as pl
-    >>> s = pl.concat([pl.Series("x", [1.0]), pl.Series("x", [2.0])], rechunk=False)
-    >>> fingerprint_frame(s) == fingerprint_frame(pl.Series("x", [1.0, 2.0]))
+    >>> s = pl.concat([pl.Series("x", [3.0, 1.0]), pl.Series("x", [2.0])], rechunk=False)
+    >>> fingerprint_frame(s) == fingerprint_frame(pl.Series("x", [3.0, 1.0, 2.0]))
     True
+    >>> k = pl.Series("k", [1, 2, 3])
+    >>> fingerprint_frame(k) == fingerprint_frame(k.set_sorted())
+    False
     """
     return _frame_digest(value, memo).hex()
 
