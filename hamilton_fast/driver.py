@@ -43,6 +43,29 @@ from hamilton_fast.planner.sortedness import mark_sorted
 
 __all__ = ["ENGINES", "Builder", "Driver", "Variable"]
 
+
+def _overrides_as_given(
+    compiled: Compiled, given: Mapping[str, Any], marked: Mapping[str, Any]
+) -> Compiled:
+    """``compiled`` returning the requested overrides the driver flagged sorted (for the
+    query) as the objects the user passed."""
+    changed = {n: given[n] for n in compiled.outputs if n in given and marked[n] is not given[n]}
+    if not changed:
+        return compiled
+    return dataclasses.replace(
+        compiled,
+        as_given={
+            **compiled.as_given,
+            **{
+                n: v
+                for n, v in changed.items()
+                if n in compiled.output_group and isinstance(v, pl.Series)
+            },
+        },
+        values={**compiled.values, **{n: v for n, v in changed.items() if n in compiled.values}},
+    )
+
+
 ENGINES = ("in-memory", "streaming", "gpu", "auto")
 _MAX_MEMO_PER_NODE = 8
 """Traces kept per node before the memo is cleared (stale stamps leave entries behind)."""
@@ -236,9 +259,11 @@ class Driver:
         overrides: Mapping[str, Any] | None,
     ) -> Compiled:
         names = self._final_names(final_vars)
-        # Overrides are few: flagged here, before keying. Inputs are flagged by the planner,
-        # and only those a computation reads (a rerun served from the cache reads none).
-        overrides = {name: mark_sorted(value) for name, value in (overrides or {}).items()}
+        # Overrides are few: flagged here, before keying (requested ones come back as given,
+        # see _overrides_as_given). Inputs and config are flagged by the planner, and only
+        # those a computation reads (a rerun served from the cache reads none).
+        given_overrides = dict(overrides or {})
+        overrides = {name: mark_sorted(value) for name, value in given_overrides.items()}
         inputs = dict(inputs or {})
         if len(self._memo) > _MAX_MEMO_PER_NODE * len(self.graph.nodes):
             self._memo.clear()  # traces under stamps that changed since: never asked again
@@ -257,8 +282,8 @@ class Driver:
                 plan.cached,
             )
             self._cache_plan = plan
-            self.last_compiled = compiled
-            return compiled
+            self.last_compiled = _overrides_as_given(compiled, given_overrides, overrides)
+            return self.last_compiled
         key = self._request_key(names, inputs, overrides)
         stamps = self._stamps(names, overrides)
         found = self._recipes.get(key) if key is not None else None
@@ -267,17 +292,17 @@ class Driver:
         template = found[0] if found is not None and found[1] == stamps else None
         if template is not None and template.recipe is not None:
             # Same request shape as before: rebuild the queries, skip planning and checks.
-            marked = {name: mark_sorted(value) for name, value in inputs.items()}
-            current = {**self.config, **marked, **overrides}  # flagged as the planner does
-            given = {**self.config, **inputs, **overrides}  # requested ones come back as given
+            given = {**self.config, **inputs}
+            marked = {name: mark_sorted(value) for name, value in given.items()}
+            current = {**marked, **overrides}  # flagged as the planner flags them
             compiled = dataclasses.replace(
                 template,
                 queries=template.recipe.replay(current),
-                values={n: given[n] for n in template.values},
-                as_given={
-                    n: inputs[n]
+                values={n: {**given, **overrides}[n] for n in template.values},
+                as_given={  # requested ones come back as given
+                    n: given[n]
                     for n in template.output_group
-                    if n in inputs and n not in overrides and marked[n] is not inputs[n]
+                    if n in given and n not in overrides and marked[n] is not given[n]
                 },
             )
         else:
@@ -287,8 +312,8 @@ class Driver:
             )
             if key is not None and compiled.recipe is not None and None not in stamps.values():
                 self._recipes[key] = (compiled, stamps)
-        self.last_compiled = compiled
-        return compiled
+        self.last_compiled = _overrides_as_given(compiled, given_overrides, overrides)
+        return self.last_compiled
 
     def _stamps(self, names: list[str], overrides: Mapping[str, Any]) -> dict[str, Hashable | None]:
         """Call stamps of the needed nodes' functions: what each reads besides its arguments.
