@@ -214,6 +214,18 @@ def test_cached_runs_flag_what_they_compute_from_and_equal_uncached_ones(
     assert reads == []
 
 
+def dict_driver(
+    project: Project, cache: Path | None, config: dict[str, Any] | None = None
+) -> driver.Driver:
+    """A driver over the project's modules returning dicts, cached in ``cache`` if given."""
+    builder = driver.Builder().with_modules(*project.load()).with_adapters(DICT_RESULT)
+    if config:
+        builder = builder.with_config(config)
+    if cache is not None:
+        builder = builder.with_cache(cache)
+    return builder.build()
+
+
 FRAME_FLOW = """
 import polars as pl
 
@@ -228,13 +240,9 @@ def test_requested_inputs_come_back_as_given(
     project: Project, tmp_path: Path, cached: bool
 ) -> None:
     project.write("frames", FRAME_FLOW)
-    modules = project.load()
     plain = panel_inputs(flagged=False)
     panel = pl.DataFrame(list(plain.values()))
-    builder = driver.Builder().with_modules(*modules).with_adapters(DICT_RESULT)
-    if cached:
-        builder = builder.with_cache(tmp_path / "cache")
-    dr = builder.build()
+    dr = dict_driver(project, tmp_path / "cache" if cached else None)
     flagged_mean = hand_written(panel_inputs(flagged=True))["demand_mean"]
     for _ in range(3):  # planned, then replayed (uncached) or served from the cache
         inputs = {**plain, "panel": panel}
@@ -298,14 +306,9 @@ def test_requested_overrides_come_back_as_given(
     project: Project, tmp_path: Path, cached: bool
 ) -> None:
     project.write("config_flow", CONFIG_FLOW)
-    modules = project.load()
     plain = panel_inputs(flagged=False)
     given = (plain["series_id"] * 2).alias("doubled_key")  # sorted, not flagged
-    builder = driver.Builder().with_modules(*modules).with_adapters(DICT_RESULT)
-    builder = builder.with_config({"key": plain["series_id"]})
-    if cached:
-        builder = builder.with_cache(tmp_path / "cache")
-    dr = builder.build()
+    dr = dict_driver(project, tmp_path / "cache" if cached else None, {"key": plain["series_id"]})
     for _ in range(3):  # planned, then replayed (uncached) or served from the cache
         result = dr.execute(
             ["doubled_key", "doubled_mean"], inputs=plain, overrides={"doubled_key": given}
