@@ -14,11 +14,15 @@ from __future__ import annotations
 import math
 import sqlite3
 import struct
+from typing import TYPE_CHECKING
 
 import diskcache  # type: ignore[import-untyped]
 import xxhash
 
 from hamilton_fast.errors import CacheError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 FORMAT_VERSION = "2"
 """Bump when a canonical stream built from these pieces changes, or what a stored value carries
@@ -74,3 +78,11 @@ def _float_text(value: float) -> str:
 
 def _int(value: int) -> bytes:
     return str(value).encode()
+
+
+def sorted_flag(series: pl.Series) -> str:
+    """Polars' sorted flag of a column: "asc", "desc" or "" (none). Polars picks algorithms by
+    it (a mean over a key it knows sorted sums by slices: other last bits), so fingerprints
+    count it and cache entries keep it."""
+    flags = series.flags
+    return "asc" if flags["SORTED_ASC"] else "desc" if flags["SORTED_DESC"] else ""

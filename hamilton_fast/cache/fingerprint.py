@@ -59,6 +59,7 @@ from hamilton_fast.cache.canonical import (
     _float_text,
     _int,
     _text,
+    sorted_flag,
 )
 from hamilton_fast.cache.code import (
     _CodeFingerprinter,
@@ -167,8 +168,7 @@ def _framed(value: pl.DataFrame | pl.Series, digests: Iterator[bytes]) -> bytes:
 
 
 def _sorted_flag(series: pl.Series) -> bytes:
-    flags = series.flags
-    return b"asc" if flags["SORTED_ASC"] else b"desc" if flags["SORTED_DESC"] else b""
+    return _text(sorted_flag(series))
 
 
 _PARALLEL_BYTES = 1 << 25

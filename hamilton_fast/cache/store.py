@@ -64,6 +64,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.ipc  # type: ignore[import-untyped]
 import xxhash
 
+from hamilton_fast.cache.canonical import sorted_flag
 from hamilton_fast.errors import CacheError
 
 __all__ = ["CacheCorruptionWarning", "CacheStore", "Entry"]
@@ -810,14 +811,7 @@ def _sorted_flags(frame: pl.DataFrame) -> dict[str, str]:
     than over gathered rows, so the last bits differ). A cached value must come back with the
     flags the computed one had, or a cached run differs from an uncached one.
     """
-    flags: dict[str, str] = {}
-    for column in frame.get_columns():
-        state = column.flags
-        if state.get("SORTED_ASC"):
-            flags[column.name] = "asc"
-        elif state.get("SORTED_DESC"):
-            flags[column.name] = "desc"
-    return flags
+    return {c.name: flag for c in frame.get_columns() if (flag := sorted_flag(c))}
 
 
 def _restore_sorted(series: pl.Series, flags: Mapping[str, str]) -> pl.Series:
